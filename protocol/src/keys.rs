@@ -1,0 +1,212 @@
+//! Secret keys, signatures, and Parley's signature validity rule.
+//!
+//! A signature `(R, S)` by public key `A` on message `M` is valid under Parley's rule
+//! (`spec/03-ids-and-signatures.md`) exactly when all of these hold:
+//!
+//! 1. `S`, read as a little-endian integer, is less than the group order `l`;
+//! 2. `A` is the canonical encoding of a point on the curve, and that point is not of
+//!    small order;
+//! 3. `R` is the canonical encoding of a point on the curve, and that point is not of
+//!    small order;
+//! 4. the cofactorless equation `[S]B = R + [k]A` holds, with
+//!    `k = SHA-512(R || A || M) mod l`.
+//!
+//! This is ed25519-dalek's `verify_strict` plus a canonical-`A` check. The checks are
+//! ordered so that an invalid signature is rejected with the first rule it breaks.
+
+use curve25519_dalek::Scalar;
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::fixed_bytes;
+use crate::id::{NodeId, UserId};
+
+/// An ed25519 signature: `R` (32 bytes) then `S` (32 bytes, little-endian).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Signature(#[serde(with = "fixed_bytes")] pub [u8; 64]);
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signature(")?;
+        for byte in &self.0[..8] {
+            write!(f, "{byte:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+/// Why a signature is not valid under Parley's rule, by the first rule it breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// `S` is not reduced modulo the group order (a malleable signature).
+    #[error("signature scalar S is not below the group order (malleable signature)")]
+    ScalarNotReduced,
+    /// The public key is not the encoding of a curve point.
+    #[error("public key is not a point on the curve")]
+    KeyNotOnCurve,
+    /// The public key is a non-canonical encoding of its point.
+    #[error("public key is not canonically encoded")]
+    KeyNotCanonical,
+    /// The public key is a point of small order.
+    #[error("public key is a point of small order")]
+    KeySmallOrder,
+    /// `R` is not the encoding of a curve point.
+    #[error("signature point R is not on the curve")]
+    RNotOnCurve,
+    /// `R` is a non-canonical encoding of its point.
+    #[error("signature point R is not canonically encoded")]
+    RNotCanonical,
+    /// `R` is a point of small order.
+    #[error("signature point R is of small order")]
+    RSmallOrder,
+    /// The verification equation does not hold: the signature is not by this key over
+    /// these bytes.
+    #[error("signature does not match the key and the signed bytes")]
+    Mismatch,
+}
+
+/// A public key checked against rules 2 of the signature rule: decoded once, reusable
+/// for many verifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    /// Decodes and checks a public key: on the curve, canonical, not of small order.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, SignatureError> {
+        let point = CompressedEdwardsY(*bytes).decompress().ok_or(SignatureError::KeyNotOnCurve)?;
+        if point.compress().to_bytes() != *bytes {
+            return Err(SignatureError::KeyNotCanonical);
+        }
+        if point.is_small_order() {
+            return Err(SignatureError::KeySmallOrder);
+        }
+        Ok(Self(VerifyingKey::from(point)))
+    }
+
+    /// The key's 32-byte encoding.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// Checks `signature` on `message` under Parley's rule.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        let s: [u8; 32] = signature.0[32..].try_into().map_err(|_| SignatureError::Mismatch)?;
+        if bool::from(Scalar::from_canonical_bytes(s).is_none()) {
+            return Err(SignatureError::ScalarNotReduced);
+        }
+        let dalek_signature = ed25519_dalek::Signature::from_bytes(&signature.0);
+        match self.0.verify_strict(message, &dalek_signature) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(diagnose_r(&signature.0)),
+        }
+    }
+}
+
+/// Names why `verify_strict` refused a signature whose key and `S` passed: a bad `R`
+/// or, failing that, the equation.
+fn diagnose_r(signature: &[u8; 64]) -> SignatureError {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&signature[..32]);
+    let Some(point) = CompressedEdwardsY(r).decompress() else {
+        return SignatureError::RNotOnCurve;
+    };
+    if point.compress().to_bytes() != r {
+        return SignatureError::RNotCanonical;
+    }
+    if point.is_small_order() {
+        return SignatureError::RSmallOrder;
+    }
+    SignatureError::Mismatch
+}
+
+/// Checks a signature by raw key bytes under Parley's rule (rules 1 to 4 above).
+pub fn verify_signature(
+    public_key: &[u8; 32],
+    message: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
+    PublicKey::from_bytes(public_key)?.verify(message, signature)
+}
+
+/// An ed25519 secret key. It signs; it is never printed or serialized by this crate.
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    /// The key with this 32-byte seed (RFC 8032's secret key). Callers pass randomness
+    /// in; this crate reads no entropy of its own.
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(seed))
+    }
+
+    /// The 32-byte seed, for storing the key in a file the caller protects.
+    pub fn to_seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The public key as a user id.
+    pub fn user_id(&self) -> UserId {
+        UserId(self.0.verifying_key().to_bytes())
+    }
+
+    /// The public key as a node id.
+    pub fn node_id(&self) -> NodeId {
+        NodeId(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs `message` (RFC 8032 Ed25519, deterministic).
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        use ed25519_dalek::Signer as _;
+        Signature(self.0.sign(message).to_bytes())
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey({} …redacted)", self.user_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_then_verify() {
+        let key = SecretKey::from_seed(&[3; 32]);
+        let signature = key.sign(b"hello");
+        assert_eq!(verify_signature(&key.user_id().0, b"hello", &signature), Ok(()));
+        assert_eq!(
+            verify_signature(&key.user_id().0, b"hellO", &signature),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn malleated_scalar_is_refused() {
+        // S + l verifies under the cofactorless equation but breaks rule 1.
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let key = SecretKey::from_seed(&[4; 32]);
+        let mut signature = key.sign(b"m");
+        let mut carry = 0u16;
+        for (i, l) in L.iter().enumerate() {
+            let sum = u16::from(signature.0[32 + i]) + u16::from(*l) + carry;
+            signature.0[32 + i] = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(
+            verify_signature(&key.user_id().0, b"m", &signature),
+            Err(SignatureError::ScalarNotReduced)
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let key = SecretKey::from_seed(&[0xab; 32]);
+        assert!(!format!("{key:?}").contains("abab"));
+    }
+}
