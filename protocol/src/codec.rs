@@ -9,7 +9,7 @@
 //! decodes, refuses trailing bytes, and re-encodes the value to refuse any byte string
 //! that is not the canonical encoding of what it decodes to.
 
-use bincode::config::{Configuration, Fixint, LittleEndian, Limit};
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::limits::{MAX_ENVELOPE_BYTES, MAX_MESSAGE_BYTES};
@@ -61,6 +61,24 @@ pub enum DecodeError {
     Malformed,
 }
 
+impl DecodeError {
+    /// A stable snake_case name for this failure, for JSON output and test vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Truncated => "truncated",
+            Self::TrailingBytes { .. } => "trailing_bytes",
+            Self::LengthOverLimit => "length_over_limit",
+            Self::TooManyItems => "too_many_items",
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::InvalidTag => "invalid_tag",
+            Self::UnknownVariant { .. } => "unknown_variant",
+            Self::NonCanonical => "non_canonical",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
 type Config<const N: usize> = Configuration<LittleEndian, Fixint, Limit<N>>;
 
 const fn config<const N: usize>() -> Config<N> {
@@ -96,12 +114,17 @@ fn decode_bounded<T: Serialize + DeserializeOwned, const N: usize>(
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
     if bytes.len() > N {
-        return Err(DecodeError::TooLarge { size: bytes.len(), limit: N });
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit: N,
+        });
     }
     let (value, used): (T, usize) =
         bincode::serde::decode_from_slice(bytes, config::<N>()).map_err(map_error)?;
     if used != bytes.len() {
-        return Err(DecodeError::TrailingBytes { count: bytes.len() - used });
+        return Err(DecodeError::TrailingBytes {
+            count: bytes.len() - used,
+        });
     }
     if encode(&value) != bytes {
         return Err(DecodeError::NonCanonical);
@@ -116,7 +139,10 @@ fn map_error(error: bincode::error::DecodeError) -> DecodeError {
         E::LimitExceeded | E::OutsideUsizeRange(_) => DecodeError::LengthOverLimit,
         E::Utf8 { .. } => DecodeError::InvalidUtf8,
         E::InvalidBooleanValue(_) => DecodeError::InvalidTag,
-        E::UnexpectedVariant { type_name: "Option<T>", .. } => DecodeError::InvalidTag,
+        E::UnexpectedVariant {
+            type_name: "Option<T>",
+            ..
+        } => DecodeError::InvalidTag,
         E::UnexpectedVariant { found, .. } => DecodeError::UnknownVariant { tag: found },
         E::OtherString(text) => map_serde_message(&text),
         E::Serde(_) => DecodeError::Malformed,
@@ -127,7 +153,11 @@ fn map_error(error: bincode::error::DecodeError) -> DecodeError {
 /// Maps the messages serde's derived code raises through bincode to typed errors.
 fn map_serde_message(text: &str) -> DecodeError {
     if let Some(rest) = text.strip_prefix("invalid value: integer `") {
-        let tag = rest.split('`').next().and_then(|n| n.parse().ok()).unwrap_or(u32::MAX);
+        let tag = rest
+            .split('`')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u32::MAX);
         DecodeError::UnknownVariant { tag }
     } else if text.contains(crate::encoding::TOO_MANY_ITEMS) {
         DecodeError::TooManyItems
@@ -146,15 +176,24 @@ mod tests {
     fn integers_are_fixed_width_little_endian() {
         assert_eq!(encode(&0x0102_0304u32), vec![4, 3, 2, 1]);
         assert_eq!(encode(&1u64), vec![1, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(encode(&"ab".to_string()), vec![2, 0, 0, 0, 0, 0, 0, 0, b'a', b'b']);
+        assert_eq!(
+            encode(&"ab".to_string()),
+            vec![2, 0, 0, 0, 0, 0, 0, 0, b'a', b'b']
+        );
         assert_eq!(encode(&Some(7u8)), vec![1, 7]);
         assert_eq!(encode(&None::<u8>), vec![0]);
     }
 
     #[test]
     fn trailing_and_truncated_bytes_are_refused() {
-        assert_eq!(decode_message::<u32>(&[1, 0, 0, 0, 9]), Err(DecodeError::TrailingBytes { count: 1 }));
-        assert_eq!(decode_message::<u32>(&[1, 0, 0]), Err(DecodeError::Truncated));
+        assert_eq!(
+            decode_message::<u32>(&[1, 0, 0, 0, 9]),
+            Err(DecodeError::TrailingBytes { count: 1 })
+        );
+        assert_eq!(
+            decode_message::<u32>(&[1, 0, 0]),
+            Err(DecodeError::Truncated)
+        );
     }
 
     #[test]
@@ -166,7 +205,10 @@ mod tests {
 
     #[test]
     fn invalid_flags_are_refused() {
-        assert_eq!(decode_message::<Option<u8>>(&[2, 7]), Err(DecodeError::InvalidTag));
+        assert_eq!(
+            decode_message::<Option<u8>>(&[2, 7]),
+            Err(DecodeError::InvalidTag)
+        );
         assert_eq!(decode_message::<bool>(&[2]), Err(DecodeError::InvalidTag));
     }
 }

@@ -67,7 +67,23 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// A public key checked against rules 2 of the signature rule: decoded once, reusable
+impl SignatureError {
+    /// A stable snake_case name for this failure, for JSON output and test vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ScalarNotReduced => "scalar_not_reduced",
+            Self::KeyNotOnCurve => "key_not_on_curve",
+            Self::KeyNotCanonical => "key_not_canonical",
+            Self::KeySmallOrder => "key_small_order",
+            Self::RNotOnCurve => "r_not_on_curve",
+            Self::RNotCanonical => "r_not_canonical",
+            Self::RSmallOrder => "r_small_order",
+            Self::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// A public key checked against rule 2 of the signature rule: decoded once, reusable
 /// for many verifications.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);
@@ -75,7 +91,9 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     /// Decodes and checks a public key: on the curve, canonical, not of small order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, SignatureError> {
-        let point = CompressedEdwardsY(*bytes).decompress().ok_or(SignatureError::KeyNotOnCurve)?;
+        let point = CompressedEdwardsY(*bytes)
+            .decompress()
+            .ok_or(SignatureError::KeyNotOnCurve)?;
         if point.compress().to_bytes() != *bytes {
             return Err(SignatureError::KeyNotCanonical);
         }
@@ -92,7 +110,9 @@ impl PublicKey {
 
     /// Checks `signature` on `message` under Parley's rule.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
-        let s: [u8; 32] = signature.0[32..].try_into().map_err(|_| SignatureError::Mismatch)?;
+        let s: [u8; 32] = signature.0[32..]
+            .try_into()
+            .map_err(|_| SignatureError::Mismatch)?;
         if bool::from(Scalar::from_canonical_bytes(s).is_none()) {
             return Err(SignatureError::ScalarNotReduced);
         }
@@ -176,7 +196,10 @@ mod tests {
     fn sign_then_verify() {
         let key = SecretKey::from_seed(&[3; 32]);
         let signature = key.sign(b"hello");
-        assert_eq!(verify_signature(&key.user_id().0, b"hello", &signature), Ok(()));
+        assert_eq!(
+            verify_signature(&key.user_id().0, b"hello", &signature),
+            Ok(())
+        );
         assert_eq!(
             verify_signature(&key.user_id().0, b"hellO", &signature),
             Err(SignatureError::Mismatch)

@@ -30,7 +30,9 @@ pub enum InvalidPost {
         limit: usize,
     },
     /// The envelope is of a protocol version this implementation does not speak.
-    #[error("envelope has protocol version {version}; this implementation speaks version {PROTOCOL_VERSION} (upgrade to read newer posts)")]
+    #[error(
+        "envelope has protocol version {version}; this implementation speaks version {PROTOCOL_VERSION} (upgrade to read newer posts)"
+    )]
     UnknownVersion {
         /// The version byte found.
         version: u8,
@@ -72,7 +74,7 @@ pub enum InvalidPost {
     /// A reaction holds whitespace.
     #[error("a reaction must be one emoji or word, without spaces")]
     ReactionHasWhitespace,
-    /// An edit of a reply may not carry a title; an edit that sets an empty title is refused.
+    /// A genesis envelope names another space than the one its content derives.
     #[error("genesis envelope names space {found}, but its content derives space {expected}")]
     GenesisSpaceMismatch {
         /// The id derived from the genesis.
@@ -82,7 +84,9 @@ pub enum InvalidPost {
     },
     /// The envelope is dated too far ahead of the validator's clock. Refused for now:
     /// it becomes acceptable once the clock catches up.
-    #[error("envelope is dated {ahead_ms} ms ahead of this clock; at most {MAX_CLOCK_SKEW_MS} ms is accepted (check the author's clock, or retry later)")]
+    #[error(
+        "envelope is dated {ahead_ms} ms ahead of this clock; at most {MAX_CLOCK_SKEW_MS} ms is accepted (check the author's clock, or retry later)"
+    )]
     FromTheFuture {
         /// How far ahead, in milliseconds.
         ahead_ms: u64,
@@ -101,6 +105,25 @@ pub enum InvalidPost {
 }
 
 impl InvalidPost {
+    /// A stable snake_case name for this failure, for JSON output and test vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::UnknownVersion { .. } => "unknown_version",
+            Self::UnknownKind { .. } => "unknown_kind",
+            Self::TooManyMentions => "too_many_mentions",
+            Self::Malformed(_) => "malformed",
+            Self::FieldTooLong { .. } => "field_too_long",
+            Self::FieldEmpty { .. } => "field_empty",
+            Self::FieldNotSingleLine { .. } => "field_not_single_line",
+            Self::ReactionHasWhitespace => "reaction_has_whitespace",
+            Self::GenesisSpaceMismatch { .. } => "genesis_space_mismatch",
+            Self::FromTheFuture { .. } => "from_the_future",
+            Self::Signature(_) => "bad_signature",
+            Self::IdMismatch { .. } => "id_mismatch",
+        }
+    }
+
     /// Whether the same bytes may become valid later (only a too-early date). Every
     /// other failure is permanent.
     pub fn is_transient(&self) -> bool {
@@ -111,7 +134,10 @@ impl InvalidPost {
 /// Decodes envelope bytes, checking bounds, version and kind before the body.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Envelope, InvalidPost> {
     if bytes.len() > MAX_ENVELOPE_BYTES {
-        return Err(InvalidPost::TooLarge { size: bytes.len(), limit: MAX_ENVELOPE_BYTES });
+        return Err(InvalidPost::TooLarge {
+            size: bytes.len(),
+            limit: MAX_ENVELOPE_BYTES,
+        });
     }
     match bytes.first() {
         None => return Err(InvalidPost::Malformed(DecodeError::Truncated)),
@@ -137,10 +163,18 @@ pub(crate) fn check_fields(envelope: &Envelope, now: Timestamp) -> Result<(), In
     match &envelope.content {
         Content::Genesis(genesis) => {
             line("space name", &genesis.name, MAX_SPACE_NAME_BYTES)?;
-            text("description", &genesis.description, MAX_DESCRIPTION_BYTES, false)?;
+            text(
+                "description",
+                &genesis.description,
+                MAX_DESCRIPTION_BYTES,
+                false,
+            )?;
             let expected = SpaceId::derive(&envelope.author, envelope.created_at, genesis);
             if expected != envelope.space {
-                return Err(InvalidPost::GenesisSpaceMismatch { expected, found: envelope.space });
+                return Err(InvalidPost::GenesisSpaceMismatch {
+                    expected,
+                    found: envelope.space,
+                });
             }
         }
         Content::Thread(thread) => {
@@ -161,7 +195,11 @@ pub(crate) fn check_fields(envelope: &Envelope, now: Timestamp) -> Result<(), In
             }
         }
         Content::Resolve(resolve) => text("decision", &resolve.decision, MAX_BODY_BYTES, true)?,
-        Content::Profile(profile) => line("display name", &profile.display_name, MAX_DISPLAY_NAME_BYTES)?,
+        Content::Profile(profile) => line(
+            "display name",
+            &profile.display_name,
+            MAX_DISPLAY_NAME_BYTES,
+        )?,
         Content::Retraction(_)
         | Content::Reopen(_)
         | Content::AddMember(_)
@@ -187,13 +225,18 @@ pub(crate) fn check_signature(envelope: &Envelope, bytes: &[u8]) -> Result<(), I
     let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + signed.len());
     message.extend_from_slice(SIGNATURE_CONTEXT);
     message.extend_from_slice(signed);
-    key.verify(&message, &envelope.signature).map_err(InvalidPost::Signature)
+    key.verify(&message, &envelope.signature)
+        .map_err(InvalidPost::Signature)
 }
 
 /// A text field: at most `limit` bytes, and not blank when `required`.
 fn text(field: &'static str, value: &str, limit: usize, required: bool) -> Result<(), InvalidPost> {
     if value.len() > limit {
-        return Err(InvalidPost::FieldTooLong { field, size: value.len(), limit });
+        return Err(InvalidPost::FieldTooLong {
+            field,
+            size: value.len(),
+            limit,
+        });
     }
     if required && value.trim().is_empty() {
         return Err(InvalidPost::FieldEmpty { field });
