@@ -39,7 +39,9 @@ pub(crate) mod fixed_bytes {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
                 let mut out = [0u8; N];
                 for (i, slot) in out.iter_mut().enumerate() {
-                    *slot = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                    *slot = seq
+                        .next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
                 }
                 Ok(out)
             }
@@ -110,7 +112,10 @@ impl<T, const N: usize> BoundedVec<T, N> {
     /// Wraps `items`, or refuses them if there are more than `N`.
     pub fn try_from_vec(items: Vec<T>) -> Result<Self, TooManyItems> {
         if items.len() > N {
-            return Err(TooManyItems { len: items.len(), limit: N });
+            return Err(TooManyItems {
+                len: items.len(),
+                limit: N,
+            });
         }
         Ok(Self(items))
     }

@@ -65,7 +65,11 @@ struct SpaceSeed<'a> {
 impl SpaceId {
     /// The id of the space that `founder` creates at `created_at` with `genesis`.
     pub fn derive(founder: &UserId, created_at: Timestamp, genesis: &Genesis) -> Self {
-        let seed = codec::encode(&SpaceSeed { founder, created_at, genesis });
+        let seed = codec::encode(&SpaceSeed {
+            founder,
+            created_at,
+            genesis,
+        });
         let mut hasher = blake3::Hasher::new_derive_key(SPACE_ID_CONTEXT);
         hasher.update(&seed);
         Self(*hasher.finalize().as_bytes())
@@ -128,10 +132,17 @@ impl Post {
 
     /// Like [`Post::decode`], and also refuses bytes whose id is not `expected` (a peer
     /// that announced one post and sent another).
-    pub fn decode_expecting(bytes: &[u8], expected: &PostId, now: Timestamp) -> Result<Self, InvalidPost> {
+    pub fn decode_expecting(
+        bytes: &[u8],
+        expected: &PostId,
+        now: Timestamp,
+    ) -> Result<Self, InvalidPost> {
         let computed = PostId::of_bytes(bytes);
         if computed != *expected {
-            return Err(InvalidPost::IdMismatch { expected: *expected, computed });
+            return Err(InvalidPost::IdMismatch {
+                expected: *expected,
+                computed,
+            });
         }
         Self::decode(bytes, now)
     }

@@ -25,7 +25,9 @@ pub enum IdParseError {
         found: &'static str,
     },
     /// The text has a prefix Parley does not use.
-    #[error("expected a {expected} id ({expected}1…), but the text starts with an unknown prefix `{prefix}`")]
+    #[error(
+        "expected a {expected} id ({expected}1…), but the text starts with an unknown prefix `{prefix}`"
+    )]
     UnknownPrefix {
         /// The type asked for.
         expected: &'static str,
@@ -76,12 +78,17 @@ fn decode_text(expected: &'static str, text: &str) -> Result<[u8; 32], IdParseEr
             },
         });
     }
-    let checked = CheckedHrpstring::new::<Bech32m>(text)
-        .map_err(|e| IdParseError::Malformed { expected, reason: e.to_string() })?;
+    let checked = CheckedHrpstring::new::<Bech32m>(text).map_err(|e| IdParseError::Malformed {
+        expected,
+        reason: e.to_string(),
+    })?;
     let data: Vec<u8> = checked.byte_iter().collect();
     data.as_slice()
         .try_into()
-        .map_err(|_| IdParseError::WrongLength { expected, len: data.len() })
+        .map_err(|_| IdParseError::WrongLength {
+            expected,
+            len: data.len(),
+        })
 }
 
 macro_rules! id_type {
@@ -161,9 +168,16 @@ mod tests {
         let text = PostId([7; 32]).to_string();
         assert_eq!(
             text.parse::<UserId>(),
-            Err(IdParseError::WrongType { expected: "user", found: "post" })
+            Err(IdParseError::WrongType {
+                expected: "user",
+                found: "post"
+            })
         );
-        let message = text.parse::<UserId>().err().map(|e| e.to_string()).unwrap_or_default();
+        let message = text
+            .parse::<UserId>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(message.contains("expected a user id"), "{message}");
     }
 
@@ -174,7 +188,10 @@ mod tests {
         let last = typo.len() - 1;
         typo[last] = if typo[last] == b'q' { b'p' } else { b'q' };
         let typo = String::from_utf8(typo).unwrap_or_default();
-        assert!(matches!(typo.parse::<UserId>(), Err(IdParseError::Malformed { .. })));
+        assert!(matches!(
+            typo.parse::<UserId>(),
+            Err(IdParseError::Malformed { .. })
+        ));
         assert!(text.to_uppercase().parse::<UserId>().is_err());
         assert!("".parse::<UserId>().is_err());
         assert!("hello".parse::<UserId>().is_err());
@@ -185,13 +202,22 @@ mod tests {
     fn bech32_without_m_is_refused() {
         let hrp = Hrp::parse_unchecked("user");
         let text = bech32::encode::<bech32::Bech32>(hrp, &[1; 32]).unwrap_or_default();
-        assert!(matches!(text.parse::<UserId>(), Err(IdParseError::Malformed { .. })));
+        assert!(matches!(
+            text.parse::<UserId>(),
+            Err(IdParseError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn short_payload_is_refused() {
         let hrp = Hrp::parse_unchecked("user");
         let text = bech32::encode::<Bech32m>(hrp, &[1; 20]).unwrap_or_default();
-        assert_eq!(text.parse::<UserId>(), Err(IdParseError::WrongLength { expected: "user", len: 20 }));
+        assert_eq!(
+            text.parse::<UserId>(),
+            Err(IdParseError::WrongLength {
+                expected: "user",
+                len: 20
+            })
+        );
     }
 }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time, in milliseconds since 1970-01-01T00:00:00Z (UTC), as an author's
 /// or validator's clock reports it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
