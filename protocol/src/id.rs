@@ -83,12 +83,21 @@ fn decode_text(expected: &'static str, text: &str) -> Result<[u8; 32], IdParseEr
         reason: e.to_string(),
     })?;
     let data: Vec<u8> = checked.byte_iter().collect();
-    data.as_slice()
+    let bytes: [u8; 32] = data
+        .as_slice()
         .try_into()
         .map_err(|_| IdParseError::WrongLength {
             expected,
             len: data.len(),
-        })
+        })?;
+    // One text per id: refuse non-zero padding bits, which the decoder ignores.
+    if encode_text(expected, &bytes) != text {
+        return Err(IdParseError::Malformed {
+            expected,
+            reason: "non-zero padding bits".to_owned(),
+        });
+    }
+    Ok(bytes)
 }
 
 macro_rules! id_type {
@@ -219,5 +228,30 @@ mod tests {
                 len: 20
             })
         );
+    }
+}
+
+#[cfg(test)]
+mod padding_tests {
+    use super::*;
+    use bech32::Fe32IterExt as _;
+
+    #[test]
+    fn non_zero_padding_bits_are_refused() {
+        // 32 bytes = 256 bits = 51 full 5-bit groups + 1 bit; the 52nd group carries 4
+        // padding bits, which must be zero.
+        let text = UserId([0xff; 32]).to_string();
+        let checked = CheckedHrpstring::new::<Bech32m>(&text).unwrap();
+        let mut groups: Vec<bech32::Fe32> = checked.fe32_iter::<std::vec::IntoIter<u8>>().collect();
+        let last = groups.len() - 1;
+        groups[last] = bech32::Fe32::try_from(groups[last].to_u8() | 0x01).unwrap();
+        let hrp = Hrp::parse_unchecked("user");
+        let tampered: String = groups
+            .iter()
+            .copied()
+            .with_checksum::<Bech32m>(&hrp)
+            .chars()
+            .collect();
+        assert!(tampered.parse::<UserId>().is_err(), "{tampered}");
     }
 }

@@ -252,3 +252,32 @@ fn line(field: &'static str, value: &str, limit: usize) -> Result<(), InvalidPos
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::Thread;
+    use crate::encoding::BoundedVec;
+    use crate::id::UserId;
+    use crate::keys::Signature;
+
+    #[test]
+    fn the_largest_valid_envelope_fits_the_envelope_limit() {
+        let mentions: Vec<UserId> = (0..MAX_MENTIONS).map(|n| UserId([n as u8; 32])).collect();
+        let envelope = Envelope {
+            version: PROTOCOL_VERSION,
+            space: SpaceId([0; 32]),
+            author: UserId([0; 32]),
+            created_at: Timestamp(0),
+            content: Content::Thread(Thread {
+                title: "t".repeat(MAX_TITLE_BYTES),
+                body: "b".repeat(MAX_BODY_BYTES),
+                mentions: BoundedVec::try_from_vec(mentions).unwrap(),
+            }),
+            signature: Signature([0; 64]),
+        };
+        let size = envelope.encode().len();
+        assert_eq!(size, 264_209, "spec/05-validation.md states this size");
+        assert!(size <= MAX_ENVELOPE_BYTES);
+    }
+}
