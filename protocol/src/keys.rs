@@ -14,6 +14,8 @@
 //! This is ed25519-dalek's `verify_strict` plus a canonical-`A` check. The checks are
 //! ordered so that an invalid signature is rejected with the first rule it breaks.
 
+use std::collections::BTreeMap;
+
 use curve25519_dalek::Scalar;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -150,6 +152,34 @@ pub fn verify_signature(
     PublicKey::from_bytes(public_key)?.verify(message, signature)
 }
 
+/// Checks many signatures, each exactly as [`verify_signature`] would: the result at
+/// index `i` is the verdict on `items[i]`, naming the first rule it breaks. A key that
+/// signs several items is decoded and checked once.
+///
+/// This is not a randomized batch verification, on purpose. A batch checks
+/// `sum z_i * E_i = 0` for random `z_i`, where `E_i = [S_i]B - R_i - [k_i]A_i` is each
+/// signature's error. When `E_i` is a nonzero point of small order (an `R` or `A`
+/// with a torsion component; neither is small order itself, so rules 2 and 3 pass),
+/// `z_i * E_i` vanishes whenever the order of `E_i` divides `z_i`: one batch in eight
+/// for an order-8 error, one in two for order 2. Such a batch accepts a signature that
+/// the cofactorless single check (rule 4) refuses, and ed25519-dalek's `verify_batch`
+/// does so in practice (`tests/signature_vectors.rs`). Making a batch exact would mean
+/// proving every `R` and `A` torsion-free, a scalar multiplication each, which costs
+/// what the batch saves. Parley's validity must not depend on which path checked a
+/// post, so every path runs the single check.
+pub fn verify_many(items: &[(&[u8; 32], &[u8], &Signature)]) -> Vec<Result<(), SignatureError>> {
+    let mut keys: BTreeMap<[u8; 32], Result<PublicKey, SignatureError>> = BTreeMap::new();
+    items
+        .iter()
+        .map(|(public_key, message, signature)| {
+            let key = *keys
+                .entry(**public_key)
+                .or_insert_with(|| PublicKey::from_bytes(public_key));
+            key.and_then(|key| key.verify(message, signature))
+        })
+        .collect()
+}
+
 /// An ed25519 secret key. It signs; it is never printed or serialized by this crate.
 pub struct SecretKey(SigningKey);
 
@@ -225,6 +255,38 @@ mod tests {
             verify_signature(&key.user_id().0, b"m", &signature),
             Err(SignatureError::ScalarNotReduced)
         );
+    }
+
+    #[test]
+    fn verify_many_gives_each_item_its_single_verdict() {
+        let alice = SecretKey::from_seed(&[5; 32]);
+        let bob = SecretKey::from_seed(&[6; 32]);
+        let (a, b) = (alice.user_id().0, bob.user_id().0);
+        let (sig_a1, sig_a2, sig_b) = (alice.sign(b"one"), alice.sign(b"two"), bob.sign(b"three"));
+        let small_order = [0u8; 32];
+        let items: [(&[u8; 32], &[u8], &Signature); 5] = [
+            (&a, b"one", &sig_a1),
+            (&b, b"three", &sig_b),
+            (&a, b"two", &sig_a1),
+            (&small_order, b"one", &sig_a1),
+            (&a, b"two", &sig_a2),
+        ];
+        let expected: Vec<_> = items
+            .iter()
+            .map(|(k, m, s)| verify_signature(k, m, s))
+            .collect();
+        assert_eq!(verify_many(&items), expected);
+        assert_eq!(
+            expected,
+            vec![
+                Ok(()),
+                Ok(()),
+                Err(SignatureError::Mismatch),
+                Err(SignatureError::KeySmallOrder),
+                Ok(())
+            ]
+        );
+        assert!(verify_many(&[]).is_empty());
     }
 
     #[test]

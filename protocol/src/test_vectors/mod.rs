@@ -2,6 +2,7 @@
 //! `examples/gen_vectors.rs` writes them; `tests/vectors.rs` checks them for drift, and
 //! checks every vector against the implementation.
 
+pub mod cctv;
 mod envelopes;
 mod invalid;
 
