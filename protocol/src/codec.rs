@@ -126,10 +126,41 @@ fn decode_bounded<T: Serialize + DeserializeOwned, const N: usize>(
             count: bytes.len() - used,
         });
     }
-    if encode(&value) != bytes {
+    if !encodes_to(&value, bytes) {
         return Err(DecodeError::NonCanonical);
     }
     Ok(value)
+}
+
+/// Whether `value` encodes to exactly `bytes`, compared as the encoder writes: no copy
+/// of the encoding is made. (A re-encoded copy of a value near its bound would take up
+/// to twice the bound while its buffer grows, breaking "no allocation above the bound".)
+fn encodes_to<T: Serialize>(value: &T, bytes: &[u8]) -> bool {
+    let mut writer = CompareWriter {
+        expected: bytes,
+        matched: 0,
+    };
+    bincode::serde::encode_into_writer(value, &mut writer, config::<MAX_MESSAGE_BYTES>()).is_ok()
+        && writer.matched == bytes.len()
+}
+
+/// A bincode writer that checks each write against the next expected bytes.
+struct CompareWriter<'a> {
+    expected: &'a [u8],
+    matched: usize,
+}
+
+impl bincode::enc::write::Writer for CompareWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        let end = self.matched.saturating_add(bytes.len());
+        if self.expected.get(self.matched..end) != Some(bytes) {
+            return Err(bincode::error::EncodeError::Other(
+                "not the canonical encoding",
+            ));
+        }
+        self.matched = end;
+        Ok(())
+    }
 }
 
 fn map_error(error: bincode::error::DecodeError) -> DecodeError {
