@@ -40,3 +40,8 @@ pub const MAX_RECONCILE_FRAME_BYTES: usize = 512 * 1024;
 pub const RECONCILE_FRAME_TARGET_BYTES: usize = 256 * 1024;
 /// Maximum size of the human-readable text of an `Error` message, in bytes.
 pub const MAX_ERROR_TEXT_BYTES: usize = 1024;
+/// Smallest frame size budget a reconciliation party may use (negentropy's minimum).
+pub const MIN_RECONCILE_FRAME_BYTES: usize = 4096;
+/// Maximum number of round trips of one reconciliation; a party refuses to go on after
+/// this many responder frames.
+pub const MAX_RECONCILE_ROUNDS: u32 = 1024;
