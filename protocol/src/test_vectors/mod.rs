@@ -5,6 +5,7 @@
 pub mod cctv;
 mod envelopes;
 mod invalid;
+pub mod views;
 
 pub use envelopes::{FIXED_NOW, key, sample_posts};
 
