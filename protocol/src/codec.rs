@@ -192,8 +192,6 @@ fn map_serde_message(text: &str) -> DecodeError {
         DecodeError::UnknownVariant { tag }
     } else if text.contains(crate::encoding::TOO_MANY_ITEMS) {
         DecodeError::TooManyItems
-    } else if text.contains("invalid length") {
-        DecodeError::TooManyItems
     } else {
         DecodeError::Malformed
     }

@@ -1,5 +1,6 @@
 //! The committed `spec/vectors/*.json` are exactly what the generator writes, and every
 //! vector in them holds against the implementation.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 

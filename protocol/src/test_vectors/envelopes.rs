@@ -160,10 +160,10 @@ pub fn sample_posts() -> Vec<Post> {
         .iter()
         .find(|p| matches!(p.content(), Content::Reaction(_)))
         .map(Post::id);
-    if let Some(target) = reaction {
-        if let Ok(post) = sign(&member, 8_500, Content::Retraction(Retraction { target })) {
-            posts.push(post);
-        }
+    if let Some(target) = reaction
+        && let Ok(post) = sign(&member, 8_500, Content::Retraction(Retraction { target }))
+    {
+        posts.push(post);
     }
     posts
 }
