@@ -1,1 +1,6 @@
-//! scenarios
+//! Scenario tests across Parley's crates. One test binary; one module per scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod corpus;
+mod replication;

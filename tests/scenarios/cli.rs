@@ -1,0 +1,1 @@
+//! The binaries, driven as a user would.
