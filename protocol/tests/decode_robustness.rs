@@ -1,7 +1,10 @@
 //! Every decoder, fed random bytes and mutated valid encodings (bit flips, truncations,
 //! splices, insertions, length prefixes rewritten to huge values), returns a value or a
 //! typed error: it never panics, and no single allocation it makes exceeds the bound
-//! its input type declares (`MAX_ENVELOPE_BYTES` for envelopes).
+//! its input type declares (`MAX_ENVELOPE_BYTES` for envelopes, `MAX_MESSAGE_BYTES` for
+//! messages and for a reconciliation session handling one). The decoders: `Post::decode`,
+//! every id type's `FromStr`, `wire::Message::decode`, and `SyncSession::handle` fed
+//! arbitrary reconciliation frames.
 //!
 //! A counting global allocator records the largest single allocation made on the
 //! current thread; each decode is measured on its own.
@@ -15,9 +18,11 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use parley_protocol::content::{Content, Thread};
-use parley_protocol::encoding::BoundedVec;
-use parley_protocol::limits::{MAX_ENVELOPE_BYTES, MAX_MENTIONS};
+use parley_protocol::encoding::{BoundedVec, ByteString};
+use parley_protocol::limits::{MAX_ENVELOPE_BYTES, MAX_MENTIONS, MAX_MESSAGE_BYTES};
+use parley_protocol::sync::{FRAME_VERSION, Input, Item, Output, SyncConfig, SyncSession};
 use parley_protocol::test_vectors::{FIXED_NOW, key, sample_posts};
+use parley_protocol::wire::{ErrorCode, Message};
 use parley_protocol::{IdParseError, NodeId, Post, PostId, SpaceId, Timestamp, UserId};
 use proptest::prelude::*;
 
@@ -89,41 +94,42 @@ fn sample_envelopes() -> &'static [Vec<u8>] {
     })
 }
 
-/// A valid thread with random title, body and mentions, encoded: variety in the
-/// lengths and positions of the length prefixes.
-fn random_thread() -> impl Strategy<Value = Vec<u8>> {
-    (
-        "[a-zA-Z0-9][a-zA-Z0-9 ]{0,40}",
-        "\\PC{0,120}",
-        prop::collection::vec(any::<[u8; 32]>(), 0..4),
-        0u64..3_600_000,
-    )
-        .prop_filter_map("signs", |(title, body, mentions, age)| {
-            let mentions = mentions.into_iter().map(UserId).collect();
-            let thread = Thread {
-                title,
-                body,
-                mentions: BoundedVec::try_from_vec(mentions).ok()?,
-            };
-            let created_at = Timestamp(FIXED_NOW.as_millis() - age);
-            let space = SpaceId([5; 32]);
-            let post = Post::sign(
-                &key(3),
-                space,
-                created_at,
-                Content::Thread(thread),
-                FIXED_NOW,
-            );
-            post.ok().map(|post| post.bytes().to_vec())
-        })
+/// Threads with titles, bodies (some multi-byte UTF-8) and mention lists of varied
+/// lengths, encoded: variety in the lengths and positions of the length prefixes.
+/// Signed once; signing per case would dominate the run time.
+fn varied_threads() -> &'static [Vec<u8>] {
+    static THREADS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    THREADS.get_or_init(|| {
+        let words = ["a", "décision", "ünïcödé", "—", "🦀", "line\n", "", "x"];
+        (0..24u8)
+            .filter_map(|i| {
+                let n = usize::from(i);
+                let title = format!("thread {i} {}", "t".repeat(n * 11 % 290));
+                let body: String = (0..n * 7 % 60)
+                    .map(|k| words[(k + n) % words.len()])
+                    .collect();
+                let mentions = (0..i % 6).map(|m| UserId([m; 32])).collect();
+                let thread = Thread {
+                    title,
+                    body,
+                    mentions: BoundedVec::try_from_vec(mentions).ok()?,
+                };
+                let created_at = Timestamp(FIXED_NOW.as_millis() - 1_000 * u64::from(i));
+                let content = Content::Thread(thread);
+                let post = Post::sign(&key(3), SpaceId([5; 32]), created_at, content, FIXED_NOW);
+                post.ok().map(|post| post.bytes().to_vec())
+            })
+            .collect()
+    })
 }
 
-/// A valid envelope: a sample of some kind, or a random thread.
+/// A valid envelope: a sample of some kind, or a varied thread.
 fn valid_envelope() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        (0..sample_envelopes().len()).prop_map(|i| sample_envelopes()[i].clone()),
-        random_thread(),
-    ]
+    let samples = sample_envelopes().len();
+    (0..samples + varied_threads().len()).prop_map(move |i| match i.checked_sub(samples) {
+        None => sample_envelopes()[i].clone(),
+        Some(j) => varied_threads()[j].clone(),
+    })
 }
 
 /// Values a rewritten length prefix (or count) takes: huge, just over a limit, or
@@ -174,15 +180,25 @@ enum Mutation {
     RewriteTag { at: prop::sample::Index, value: u32 },
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+/// A mutation; splices take their tail from `donor`.
+fn mutation(donor: BoxedStrategy<Vec<u8>>) -> impl Strategy<Value = Mutation> {
     use prop::sample::Index;
+    // Besides random bytes, insert the longest varints (reconciliation frames count
+    // and measure with them).
+    let inserted = prop_oneof![
+        prop::collection::vec(any::<u8>(), 1..16),
+        Just([[0xff; 9].as_slice(), &[0x7f]].concat()),
+        Just(vec![0x8f, 0xff, 0xff, 0xff, 0x7f]),
+    ];
     prop_oneof![
         (any::<Index>(), 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
         any::<Index>().prop_map(|at| Mutation::Truncate { at }),
-        (any::<Index>(), valid_envelope(), any::<Index>())
-            .prop_map(|(at, other, from)| Mutation::Splice { at, other, from }),
-        (any::<Index>(), prop::collection::vec(any::<u8>(), 1..16))
-            .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
+        (any::<Index>(), donor, any::<Index>()).prop_map(|(at, other, from)| Mutation::Splice {
+            at,
+            other,
+            from
+        }),
+        (any::<Index>(), inserted).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
         (any::<Index>(), 1usize..64).prop_map(|(at, len)| Mutation::Remove { at, len }),
         (any::<Index>(), any::<Index>(), huge_length())
             .prop_map(|(which, at, value)| Mutation::RewriteLength { which, at, value }),
@@ -246,16 +262,165 @@ fn length_prefix_candidates(bytes: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// An input from `valid` broken by one to four mutations (splicing in other inputs
+/// from `valid`).
+fn mutated(valid: BoxedStrategy<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    let mutations = prop::collection::vec(mutation(valid.clone()), 1..=4);
+    (valid, mutations).prop_map(|(mut bytes, mutations)| {
+        for mutation in &mutations {
+            mutation.apply(&mut bytes);
+        }
+        bytes
+    })
+}
+
 /// A valid envelope broken by one to four mutations.
 fn mutated_envelope() -> impl Strategy<Value = Vec<u8>> {
-    (valid_envelope(), prop::collection::vec(mutation(), 1..=4)).prop_map(
-        |(mut bytes, mutations)| {
-            for mutation in &mutations {
-                mutation.apply(&mut bytes);
-            }
+    mutated(valid_envelope().boxed())
+}
+
+/// The items of a space for reconciliation: `count` distinct ids, dated from `seed`.
+fn items(count: u16, seed: u8) -> Vec<Item> {
+    (0..count)
+        .map(|i| {
+            let mut id = [seed; 32];
+            id[..2].copy_from_slice(&i.to_le_bytes());
+            let created_at = Timestamp(1_000 * u64::from(i) + u64::from(seed));
+            Item::new(created_at, PostId(id))
+        })
+        .collect()
+}
+
+/// The space every reconciliation here is about.
+const SPACE: SpaceId = SpaceId([9; 32]);
+
+/// Every message two honest sessions exchanged, over a few pairs of item sets, from
+/// equal to disjoint and from empty to large enough for several rounds.
+fn sample_sync_messages() -> &'static [Message] {
+    static MESSAGES: OnceLock<Vec<Message>> = OnceLock::new();
+    MESSAGES.get_or_init(|| {
+        let pairs = [
+            (0, 0, 0, 0),
+            (3, 1, 5, 1),
+            (40, 1, 40, 2),
+            (300, 1, 250, 1),
+            (2_000, 3, 1_900, 4),
+        ];
+        let mut messages = Vec::new();
+        for (a, seed_a, b, seed_b) in pairs {
+            let mut a_items = items(a, seed_a);
+            a_items.extend(items(a / 3, 200));
+            let mut b_items = items(b, seed_b);
+            b_items.extend(items(b / 3, 200));
+            reconcile(a_items, b_items, &mut messages);
+        }
+        messages
+    })
+}
+
+/// Runs a reconciliation between honest sessions, appending every message sent.
+fn reconcile(initiator: Vec<Item>, responder: Vec<Item>, log: &mut Vec<Message>) {
+    let config = SyncConfig::default();
+    let (Ok(mut initiator), Ok(mut responder)) = (
+        SyncSession::initiate(SPACE, initiator, config),
+        SyncSession::respond(SPACE, responder, config),
+    ) else {
+        return;
+    };
+    for _ in 0..64 {
+        let sent = relay(&mut initiator, &mut responder, log)
+            .and_then(|a| relay(&mut responder, &mut initiator, log).map(|b| a || b));
+        if sent != Some(true) {
+            return;
+        }
+    }
+}
+
+/// Delivers `from`'s messages to `to`, logging them: whether any were sent, or `None`
+/// once a session refuses one.
+fn relay(from: &mut SyncSession, to: &mut SyncSession, log: &mut Vec<Message>) -> Option<bool> {
+    let mut sent = false;
+    while let Some(output) = from.poll_output() {
+        if let Output::Send(message) = output {
+            log.push(message.clone());
+            sent = true;
+            to.handle(Input::Received(message)).ok()?;
+        }
+    }
+    Some(sent)
+}
+
+/// The frame of every sample reconciliation message.
+fn sample_frames() -> &'static [Vec<u8>] {
+    static FRAMES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    FRAMES.get_or_init(|| {
+        sample_sync_messages()
+            .iter()
+            .filter_map(|message| match message {
+                Message::ReconcileOpen { frame, .. } | Message::ReconcileFrame { frame, .. } => {
+                    Some(frame.0.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// One valid message of every kind, and every sample reconciliation message, encoded.
+fn sample_messages() -> &'static [Vec<u8>] {
+    static MESSAGES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    MESSAGES.get_or_init(|| {
+        let ids = |n: u8| BoundedVec::try_from_vec((0..n).map(|i| PostId([i; 32])).collect());
+        let envelopes = sample_envelopes()
+            .iter()
+            .take(4)
+            .map(|e| ByteString(e.clone()));
+        let mut messages = vec![
+            Message::Hello {
+                versions: BoundedVec::try_from_vec(vec![1, 2]).unwrap_or_default(),
+                node: NodeId([4; 32]),
+                spaces: BoundedVec::try_from_vec(vec![SPACE, SpaceId([8; 32])]).unwrap_or_default(),
+            },
+            Message::Posts {
+                space: SPACE,
+                envelopes: BoundedVec::try_from_vec(envelopes.collect()).unwrap_or_default(),
+            },
+            Message::Have {
+                space: SPACE,
+                ids: ids(3).unwrap_or_default(),
+            },
+            Message::Want {
+                space: SPACE,
+                ids: ids(2).unwrap_or_default(),
+            },
+            Message::error(ErrorCode::from_u16(2), Some(SPACE), "space not shared"),
+            Message::error(ErrorCode::from_u16(700), None, ""),
+        ];
+        messages.extend(sample_sync_messages().iter().take(12).cloned());
+        messages.iter().map(Message::encode).collect()
+    })
+}
+
+/// A valid message, from the samples.
+fn valid_message() -> impl Strategy<Value = Vec<u8>> {
+    (0..sample_messages().len()).prop_map(|i| sample_messages()[i].clone())
+}
+
+/// A reconciliation frame: random bytes (with and without the right version byte),
+/// an honest frame, or an honest frame broken by mutations.
+fn frame() -> impl Strategy<Value = Vec<u8>> {
+    let honest = (0..sample_frames().len())
+        .prop_map(|i| sample_frames()[i].clone())
+        .boxed();
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..256),
+        prop::collection::vec(any::<u8>(), 0..256).prop_map(|mut bytes| {
+            bytes.insert(0, FRAME_VERSION);
             bytes
-        },
-    )
+        }),
+        honest.clone(),
+        mutated(honest),
+    ]
 }
 
 // ---------------------------------------------------------------------------------
@@ -296,6 +461,79 @@ fn check_ids(text: &str) -> Result<(), TestCaseError> {
     one::<NodeId>(text)?;
     one::<PostId>(text)?;
     one::<SpaceId>(text)
+}
+
+/// `Message::decode`: a value or an error, never more than `MAX_MESSAGE_BYTES` at
+/// once, and whatever it accepts is exactly its canonical encoding.
+fn check_message(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let (outcome, largest) = measured(|| Message::decode(bytes));
+    prop_assert!(
+        largest <= MAX_MESSAGE_BYTES,
+        "decoding {} bytes allocated {largest} bytes at once",
+        bytes.len()
+    );
+    if let Ok(message) = outcome {
+        prop_assert_eq!(message.encode(), bytes);
+    }
+    Ok(())
+}
+
+/// A session (initiator or responder over `items`) fed `frames`, in the messages that
+/// carry them: each `handle` returns, allocates at most `MAX_MESSAGE_BYTES` at once,
+/// and every message the session sends is one its peer can decode.
+fn check_session(
+    initiate: bool,
+    items: Vec<Item>,
+    frames: &[Vec<u8>],
+) -> Result<(), TestCaseError> {
+    let config = SyncConfig::default();
+    let session = if initiate {
+        SyncSession::initiate(SPACE, items, config)
+    } else {
+        SyncSession::respond(SPACE, items, config)
+    };
+    let Ok(mut session) = session else {
+        return Err(TestCaseError::fail("honest items refused"));
+    };
+    check_outputs(&mut session)?;
+    for (i, frame) in frames.iter().enumerate() {
+        let frame = ByteString(frame.clone());
+        let message = if i == 0 && !initiate {
+            Message::ReconcileOpen {
+                space: SPACE,
+                frame,
+            }
+        } else {
+            Message::ReconcileFrame {
+                space: SPACE,
+                frame,
+            }
+        };
+        let (outcome, largest) = measured(|| session.handle(Input::Received(message)));
+        prop_assert!(
+            largest <= MAX_MESSAGE_BYTES,
+            "frame {i}: allocated {largest} bytes at once"
+        );
+        check_outputs(&mut session)?;
+        if outcome.is_err() || session.is_closed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn check_outputs(session: &mut SyncSession) -> Result<(), TestCaseError> {
+    while let Some(output) = session.poll_output() {
+        if let Output::Send(message) = output {
+            let decoded = Message::decode(&message.encode());
+            prop_assert_eq!(
+                decoded.as_ref(),
+                Ok(&message),
+                "the session sent an invalid message"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A valid id text of any type, broken by a few character edits.
@@ -372,6 +610,36 @@ proptest! {
     fn id_parsers_survive_mutated_ids(text in mutated_id_text()) {
         check_ids(&text)?;
     }
+
+    #[test]
+    fn message_decode_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        check_message(&bytes)?;
+    }
+
+    #[test]
+    fn message_decode_survives_random_bytes_after_each_tag(
+        tag in 0u32..8,
+        tail in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let mut bytes = tag.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&tail);
+        check_message(&bytes)?;
+    }
+
+    #[test]
+    fn message_decode_survives_mutated_messages(bytes in mutated(valid_message().boxed())) {
+        check_message(&bytes)?;
+    }
+
+    #[test]
+    fn sync_session_survives_arbitrary_frames(
+        initiate in any::<bool>(),
+        count in 0u16..400,
+        seed in any::<u8>(),
+        frames in prop::collection::vec(frame(), 1..6),
+    ) {
+        check_session(initiate, items(count, seed), &frames)?;
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -447,5 +715,94 @@ fn largest_valid_envelope_stays_within_the_bound() {
         largest <= MAX_ENVELOPE_BYTES,
         "decoding {} bytes allocated {largest} bytes at once (bound {MAX_ENVELOPE_BYTES})",
         bytes.len()
+    );
+}
+
+/// A 100-byte message whose frame claims 2^60 bytes is refused without allocating
+/// anything near that.
+#[test]
+fn huge_frame_length_allocates_nothing_near_it() {
+    let mut bytes = 1u32.to_le_bytes().to_vec(); // ReconcileOpen
+    bytes.extend_from_slice(&SPACE.0);
+    bytes.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    bytes.resize(100, FRAME_VERSION);
+    let (outcome, largest) = measured(|| Message::decode(&bytes));
+    assert!(outcome.is_err());
+    assert!(
+        largest < 4096,
+        "a 100-byte message allocated {largest} bytes at once"
+    );
+}
+
+/// Every sample message with each of its plausible length prefixes set to each huge
+/// value stays within the message bound.
+///
+/// Not within a few kilobytes, as envelopes do above: where a rewrite leaves a claim
+/// under the bound (the rewritten bytes straddling a real prefix), the codec allocates
+/// the claimed length before finding the input too short. A 15-byte `Error` message
+/// claiming 65,536 bytes of text allocates 65,536 bytes; 100 bytes can claim 4 MiB.
+#[test]
+fn every_length_prefix_of_every_message_rewritten_to_huge_values() {
+    let values = [u64::MAX, 1 << 60, 1 << 32, MAX_MESSAGE_BYTES as u64 + 1];
+    for sample in sample_messages() {
+        for offset in length_prefix_candidates(sample) {
+            for value in values {
+                let mut bytes = sample.clone();
+                bytes[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+                let (_, largest) = measured(|| Message::decode(&bytes));
+                assert!(
+                    largest <= MAX_MESSAGE_BYTES,
+                    "offset {offset} value {value}: allocated {largest}"
+                );
+            }
+        }
+    }
+}
+
+/// The largest messages (a full batch of ids; envelopes filling the message bound)
+/// decode without any single allocation above the message bound.
+#[test]
+fn largest_valid_messages_stay_within_the_bound() {
+    use parley_protocol::limits::{MAX_IDS_PER_MESSAGE, MAX_POSTS_PER_BATCH};
+    let per_envelope = 8 + MAX_ENVELOPE_BYTES;
+    let count = ((MAX_MESSAGE_BYTES - 4 - 32 - 8) / per_envelope).min(MAX_POSTS_PER_BATCH);
+    let envelopes = vec![ByteString(vec![1; MAX_ENVELOPE_BYTES]); count];
+    let ids = (0..MAX_IDS_PER_MESSAGE)
+        .map(|i| PostId([i as u8; 32]))
+        .collect();
+    let messages = [
+        Message::Posts {
+            space: SPACE,
+            envelopes: BoundedVec::try_from_vec(envelopes).unwrap(),
+        },
+        Message::Have {
+            space: SPACE,
+            ids: BoundedVec::try_from_vec(ids).unwrap(),
+        },
+    ];
+    for message in messages {
+        let bytes = message.encode();
+        let (outcome, largest) = measured(|| Message::decode(&bytes));
+        assert_eq!(outcome.as_ref(), Ok(&message));
+        assert!(
+            largest <= MAX_MESSAGE_BYTES,
+            "decoding {} bytes allocated {largest} bytes at once",
+            bytes.len()
+        );
+    }
+}
+
+/// The fixtures hold what the properties assume: every kind, all the varied threads,
+/// and honest reconciliations of several rounds (a check of the fixtures, not of the
+/// decoders).
+#[test]
+fn fixtures_are_varied() {
+    assert!(sample_envelopes().len() >= 15, "one of every kind");
+    assert_eq!(varied_threads().len(), 24);
+    let frames = sample_frames();
+    assert!(frames.len() >= 12, "{} frames", frames.len());
+    assert!(
+        frames.iter().any(|f| f.len() > 1_000),
+        "no multi-range frame"
     );
 }
