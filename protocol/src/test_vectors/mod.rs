@@ -15,6 +15,8 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("keys.json", envelopes::keys()),
         ("envelopes.json", envelopes::envelopes()),
         ("invalid.json", invalid::invalid()),
+        ("views.json", views::views()),
+        ("cctv-ed25519-verdicts.json", cctv::cctv_verdicts()),
     ];
     documents
         .into_iter()
