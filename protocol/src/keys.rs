@@ -3,9 +3,9 @@
 //! A signature `(R, S)` by public key `A` on message `M` is valid under Parley's rule
 //! (`spec/03-ids-and-signatures.md`) exactly when all of these hold:
 //!
-//! 1. `S`, read as a little-endian integer, is less than the group order `l`;
-//! 2. `A` is the canonical encoding of a point on the curve, and that point is not of
+//! 1. `A` is the canonical encoding of a point on the curve, and that point is not of
 //!    small order;
+//! 2. `S`, read as a little-endian integer, is less than the group order `l`;
 //! 3. `R` is the canonical encoding of a point on the curve, and that point is not of
 //!    small order;
 //! 4. the cofactorless equation `[S]B = R + [k]A` holds, with

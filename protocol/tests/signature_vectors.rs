@@ -386,27 +386,21 @@ fn cctv_verdicts_for_the_spec_match_the_tests() {
 
 /// Parley's rule written out check by check on curve25519-dalek, independent of
 /// ed25519-dalek's verification code, reporting the first broken rule in the spec's
-/// order (section 3.4): `S`, then the key, then `R`, then the cofactorless equation.
-///
-/// Note: the implementation decodes the key before it looks at `S` (`verify_signature`
-/// is `PublicKey::from_bytes` then `PublicKey::verify`), so a signature with both a bad
-/// key and `S >= l` is named by its key there. No public vector has both faults (no
-/// CCTV case has `S >= l`; Wycheproof's malleated ones have good keys), so the two
-/// orders agree on every case here.
+/// order (section 3.4): the key, then `S`, then `R`, then the cofactorless equation.
 fn reference_verdict(
     key: &[u8; 32],
     message: &[u8],
     signature: &[u8; 64],
 ) -> Result<(), SignatureError> {
     use SignatureError as E;
-    let s_bytes: [u8; 32] = signature[32..].try_into().unwrap();
-    let s =
-        Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or(E::ScalarNotReduced)?;
     let a = decode_point(key).map_err(|fault| match fault {
         PointFault::NotOnCurve => E::KeyNotOnCurve,
         PointFault::NotCanonical => E::KeyNotCanonical,
         PointFault::SmallOrder => E::KeySmallOrder,
     })?;
+    let s_bytes: [u8; 32] = signature[32..].try_into().unwrap();
+    let s =
+        Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or(E::ScalarNotReduced)?;
     let r_bytes: [u8; 32] = signature[..32].try_into().unwrap();
     let r = decode_point(&r_bytes).map_err(|fault| match fault {
         PointFault::NotOnCurve => E::RNotOnCurve,
