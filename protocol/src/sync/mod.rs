@@ -60,4 +60,6 @@ pub use item::Item;
 pub use session::{Input, Outcome, Output, Role, SyncSession};
 
 #[cfg(test)]
+mod spec_examples;
+#[cfg(test)]
 mod tests;
