@@ -252,7 +252,8 @@ impl SyncSession {
         if !need.is_empty() {
             self.outcome.need += need.len() as u64;
             let mut need: Vec<PostId> = need.into_iter().map(to_post_id).collect();
-            // The engine collects these in a hash set; sort for a deterministic output.
+            // Sorted whatever set type the engine collects them in (a hash set in its
+            // `std` build), so the output never depends on a hash seed.
             need.sort_unstable();
             self.outputs.push_back(Output::Need(need));
         }
