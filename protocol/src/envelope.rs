@@ -2,7 +2,7 @@
 //! bytes, its id and its signature (`spec/02-encoding.md`, `spec/03-ids-and-signatures.md`).
 //!
 //! [`Envelope`] is what the bytes say; [`Post`] is an envelope that passed every check
-//! of [`validate`](crate::validate) against a clock, and the only form the views and a
+//! of [`validate`] against a clock, and the only form the views and a
 //! node's storage accept.
 
 use std::sync::Arc;
