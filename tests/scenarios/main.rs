@@ -1,6 +1,5 @@
 //! Scenario tests across Parley's crates. One test binary; one module per scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli;
 mod corpus;
 mod replication;

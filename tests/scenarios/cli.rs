@@ -1,1 +1,0 @@
-//! The binaries, driven as a user would.
