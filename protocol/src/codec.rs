@@ -119,8 +119,16 @@ fn decode_bounded<T: Serialize + DeserializeOwned, const N: usize>(
             limit: N,
         });
     }
-    let (value, used): (T, usize) =
-        bincode::serde::decode_from_slice(bytes, config::<N>()).map_err(map_error)?;
+    // Decode under the smallest limit that still covers the input, so a length prefix
+    // the input cannot hold fails before it is allocated: a tiny message never makes
+    // the decoder reserve more than 16 times its size (or 4 KiB).
+    let decoded = match bytes.len() {
+        len if len <= 4 * 1024 && N >= 4 * 1024 => decode_with::<T, { 4 * 1024 }>(bytes),
+        len if len <= 64 * 1024 && N >= 64 * 1024 => decode_with::<T, { 64 * 1024 }>(bytes),
+        len if len <= 1024 * 1024 && N >= 1024 * 1024 => decode_with::<T, { 1024 * 1024 }>(bytes),
+        _ => decode_with::<T, N>(bytes),
+    };
+    let (value, used) = decoded?;
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes {
             count: bytes.len() - used,
@@ -130,6 +138,12 @@ fn decode_bounded<T: Serialize + DeserializeOwned, const N: usize>(
         return Err(DecodeError::NonCanonical);
     }
     Ok(value)
+}
+
+fn decode_with<T: DeserializeOwned, const L: usize>(
+    bytes: &[u8],
+) -> Result<(T, usize), DecodeError> {
+    bincode::serde::decode_from_slice(bytes, config::<L>()).map_err(map_error)
 }
 
 /// Whether `value` encodes to exactly `bytes`, compared as the encoder writes: no copy

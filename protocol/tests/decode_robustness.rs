@@ -735,24 +735,30 @@ fn huge_frame_length_allocates_nothing_near_it() {
 }
 
 /// Every sample message with each of its plausible length prefixes set to each huge
-/// value stays within the message bound.
-///
-/// Not within a few kilobytes, as envelopes do above: where a rewrite leaves a claim
-/// under the bound (the rewritten bytes straddling a real prefix), the codec allocates
-/// the claimed length before finding the input too short. A 15-byte `Error` message
-/// claiming 65,536 bytes of text allocates 65,536 bytes; 100 bytes can claim 4 MiB.
+/// value allocates at most 16 times its own size (or 4 KiB): the codec decodes under the
+/// smallest limit that covers the input, so a claim the input cannot hold fails before
+/// it is allocated.
 #[test]
 fn every_length_prefix_of_every_message_rewritten_to_huge_values() {
-    let values = [u64::MAX, 1 << 60, 1 << 32, MAX_MESSAGE_BYTES as u64 + 1];
+    let values = [
+        u64::MAX,
+        1 << 60,
+        1 << 32,
+        MAX_MESSAGE_BYTES as u64 + 1,
+        65_536,
+        4_000_000,
+    ];
     for sample in sample_messages() {
         for offset in length_prefix_candidates(sample) {
             for value in values {
                 let mut bytes = sample.clone();
                 bytes[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
                 let (_, largest) = measured(|| Message::decode(&bytes));
+                let bound = (16 * bytes.len()).max(4096);
                 assert!(
-                    largest <= MAX_MESSAGE_BYTES,
-                    "offset {offset} value {value}: allocated {largest}"
+                    largest <= bound,
+                    "offset {offset} value {value}: {} bytes allocated {largest}",
+                    bytes.len()
                 );
             }
         }
