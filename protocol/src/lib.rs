@@ -62,6 +62,7 @@
 //! A node moves bytes and calls in; tests drive the same code in milliseconds.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod codec;
 pub mod content;
 pub mod encoding;

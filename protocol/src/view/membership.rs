@@ -20,10 +20,10 @@ pub struct Timeline {
     #[serde(skip)]
     founder: Option<UserId>,
     /// Current members.
-    #[serde(serialize_with = "text::set")]
+    #[serde(serialize_with = "text::set::serialize")]
     members: BTreeSet<UserId>,
     /// Current moderators (always members).
-    #[serde(serialize_with = "text::set")]
+    #[serde(serialize_with = "text::set::serialize")]
     moderators: BTreeSet<UserId>,
     /// Per user, the points where their membership changed, in order.
     #[serde(skip)]

@@ -36,7 +36,7 @@ pub mod fixture;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::history::History;
 pub use self::membership::Timeline;
@@ -55,7 +55,7 @@ use crate::time::Timestamp;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SpaceView {
     /// The space.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     space: SpaceId,
     /// The genesis, if the set holds one.
     genesis: Option<GenesisInfo>,
@@ -63,35 +63,35 @@ pub struct SpaceView {
     #[serde(flatten)]
     timeline: Timeline,
     /// The current replica set.
-    #[serde(serialize_with = "text::set")]
+    #[serde(serialize_with = "text::set::serialize")]
     replicas: BTreeSet<NodeId>,
     /// Display names, by user.
-    #[serde(serialize_with = "text::keyed")]
+    #[serde(serialize_with = "text::keyed::serialize")]
     display_names: BTreeMap<UserId, String>,
     /// The thread list.
     threads: Vec<ThreadSummary>,
     /// Every thread, by id.
-    #[serde(serialize_with = "text::keyed")]
+    #[serde(serialize_with = "text::keyed::serialize")]
     thread_views: BTreeMap<PostId, ThreadView>,
     /// The decision log.
     decisions: Vec<Decision>,
 }
 
 /// What the genesis says about the space.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisInfo {
     /// The genesis post.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub id: PostId,
     /// The space's name.
     pub name: String,
     /// What the space is for.
     pub description: String,
     /// Who created the space.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub founder: UserId,
     /// The node that hosted the space first.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub home_node: NodeId,
     /// When the space was created.
     pub created_at: Timestamp,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::text;
 use super::thread::{Resolution, ThreadView};
@@ -10,15 +10,15 @@ use crate::id::{PostId, UserId};
 use crate::time::Timestamp;
 
 /// One line of the thread list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadSummary {
     /// The thread's id (its root post).
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub id: PostId,
     /// The current title.
     pub title: String,
     /// Who started the thread.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub author: UserId,
     /// The author's display name, if they set one.
     pub author_name: Option<String>,
@@ -35,22 +35,22 @@ pub struct ThreadSummary {
 }
 
 /// One entry of the decision log: a thread that is currently resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// The thread.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub thread: PostId,
     /// Its current title.
     pub title: String,
     /// The decision text.
     pub decision: String,
     /// Who resolved it.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub decided_by: UserId,
     /// When the resolve was written.
     pub decided_at: Timestamp,
     /// The resolve post.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub resolve: PostId,
 }
 

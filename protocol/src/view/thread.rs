@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Scope;
 use super::text;
@@ -13,15 +13,15 @@ use crate::id::{PostId, UserId};
 use crate::time::Timestamp;
 
 /// One thread as people read it: the root and its shown replies in display order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadView {
     /// The root post's id, which is the thread's id.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub id: PostId,
     /// The current title.
     pub title: String,
     /// Who started the thread.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub author: UserId,
     /// When the root was written.
     pub created_at: Timestamp,
@@ -38,19 +38,19 @@ pub struct ThreadView {
 }
 
 /// One shown post of a thread: the root or a reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadPost {
     /// The post's id.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub id: PostId,
     /// Its author.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub author: UserId,
     /// When it was written.
     pub created_at: Timestamp,
     /// The post it is shown under: `None` for the root; the root for a reply whose
     /// parent is missing.
-    #[serde(serialize_with = "text::option")]
+    #[serde(with = "text::option")]
     pub parent: Option<PostId>,
     /// Nesting depth: 0 for the root, 1 for its direct replies, and so on.
     pub depth: usize,
@@ -66,15 +66,15 @@ pub struct ThreadPost {
     /// The original text, then each counting edit, by sort key. The last is current.
     pub revisions: Vec<Revision>,
     /// Reactions: each reaction text with the users who reacted so.
-    #[serde(serialize_with = "text::text_to_sets")]
+    #[serde(with = "text::text_to_sets")]
     pub reactions: BTreeMap<String, BTreeSet<UserId>>,
 }
 
 /// One version of a post's text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revision {
     /// The post that wrote this version: the original or an edit.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub id: PostId,
     /// When it was written.
     pub created_at: Timestamp,
@@ -85,17 +85,17 @@ pub struct Revision {
 }
 
 /// A thread's decision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolution {
     /// The decision text.
     pub decision: String,
     /// Who resolved the thread.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub by: UserId,
     /// When the resolve was written.
     pub at: Timestamp,
     /// The resolve post.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub resolve: PostId,
 }
 

@@ -49,15 +49,15 @@ impl ReadCursor {
 }
 
 /// The unread posts of one thread.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreadThread {
     /// The thread.
-    #[serde(serialize_with = "text::id")]
+    #[serde(with = "text::id")]
     pub thread: PostId,
     /// Its current title.
     pub title: String,
     /// The unread posts (root and replies), in display order.
-    #[serde(serialize_with = "text::list")]
+    #[serde(with = "text::list")]
     pub posts: Vec<PostId>,
 }
 
