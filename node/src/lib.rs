@@ -1,0 +1,9 @@
+//! Parley's team node: storage, the QUIC transport, the client API and admin commands.
+//!
+//! Without the default `server` feature the crate is only [`transport`], the QUIC
+//! and raw-public-key TLS layer the `parley` client shares with the node.
+
+pub mod transport;
+
+#[cfg(feature = "server")]
+pub mod storage;

@@ -1,0 +1,1 @@
+//! The QUIC transport: raw-public-key TLS identities, peer authentication, framing.
