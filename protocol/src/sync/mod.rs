@@ -42,10 +42,11 @@
 //! # Ok::<(), parley_protocol::sync::SyncError>(())
 //! ```
 //!
-//! Only the initiator learns the difference. It reports both halves: [`Output::Need`]
-//! (ids the responder holds and it lacks: ask for them with `Want`) and [`Output::Have`]
-//! (ids it holds and the responder lacks: push them with `Posts`), so both sides end up
-//! with each other's posts after one reconciliation.
+//! Only the initiator learns the difference. It reports both halves, each id once per
+//! session however many frames list it: [`Output::Need`] (ids the responder holds and
+//! it lacks: ask for them with `Want`) and [`Output::Have`] (ids it holds and the
+//! responder lacks: push them with `Posts`), so both sides end up with each other's
+//! posts after one reconciliation.
 
 mod config;
 mod error;

@@ -5,7 +5,7 @@
 //! [`SyncSession::poll_output`]; it never reads a clock, never blocks and never panics
 //! on a peer's bytes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 
@@ -42,10 +42,12 @@ pub enum Output {
     /// Send this message to the peer.
     Send(Message),
     /// The peer holds these posts and this node lacks them: ask for them with `Want`.
-    /// Initiator only; sorted by id.
+    /// Initiator only; sorted by id. Each id is reported at most once per session, even
+    /// when a later frame lists it again.
     Need(Vec<PostId>),
-    /// This node holds these posts and the peer lacks them: push them with `Posts`.
-    /// Initiator only; in item order.
+    /// This node holds these posts and the peer lacks them: push them with `Posts`
+    /// (those held only as tombstones have nothing to push). Initiator only; in item
+    /// order. Each id is reported at most once per session.
     Have(Vec<PostId>),
     /// The reconciliation is over; nothing more will be output or accepted.
     Finished(Outcome),
@@ -61,9 +63,9 @@ pub struct Outcome {
     pub bytes_sent: u64,
     /// Bytes of encoded messages this party received.
     pub bytes_received: u64,
-    /// Number of ids reported in [`Output::Have`] (initiator only).
+    /// Number of distinct ids reported in [`Output::Have`] (initiator only).
     pub have: u64,
-    /// Number of ids reported in [`Output::Need`] (initiator only).
+    /// Number of distinct ids reported in [`Output::Need`] (initiator only).
     pub need: u64,
 }
 
@@ -76,6 +78,17 @@ pub struct SyncSession {
     reconciler: Negentropy<'static, NegentropyStorageVector>,
     outputs: VecDeque<Output>,
     outcome: Outcome,
+    /// Initiator: every id already reported in [`Output::Need`] and [`Output::Have`].
+    /// A frame cut at its size budget sends the peer a fingerprint over ranges already
+    /// settled, so the peer may list them again in a later frame.
+    reported: Reported,
+}
+
+/// The ids an initiator has already reported, so that each is reported once.
+#[derive(Debug, Default)]
+struct Reported {
+    need: BTreeSet<PostId>,
+    have: BTreeSet<PostId>,
 }
 
 /// What the session awaits.
@@ -200,6 +213,7 @@ impl SyncSession {
             reconciler,
             outputs: VecDeque::new(),
             outcome: Outcome::default(),
+            reported: Reported::default(),
         })
     }
 
@@ -244,14 +258,24 @@ impl SyncSession {
         let next = self
             .reconciler
             .reconcile_with_ids(frame, &mut have, &mut need)?;
+        // Each id once per session: drop those reported in an earlier round (or twice
+        // in this one, which only a dishonest peer's id lists can cause).
+        let have: Vec<PostId> = have
+            .into_iter()
+            .map(to_post_id)
+            .filter(|id| self.reported.have.insert(*id))
+            .collect();
+        let mut need: Vec<PostId> = need
+            .into_iter()
+            .map(to_post_id)
+            .filter(|id| self.reported.need.insert(*id))
+            .collect();
         if !have.is_empty() {
             self.outcome.have += have.len() as u64;
-            self.outputs
-                .push_back(Output::Have(have.into_iter().map(to_post_id).collect()));
+            self.outputs.push_back(Output::Have(have));
         }
         if !need.is_empty() {
             self.outcome.need += need.len() as u64;
-            let mut need: Vec<PostId> = need.into_iter().map(to_post_id).collect();
             // Sorted whatever set type the engine collects them in (a hash set in its
             // `std` build), so the output never depends on a hash seed.
             need.sort_unstable();

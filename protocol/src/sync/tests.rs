@@ -28,6 +28,9 @@ fn item(n: u64, per_ms: u64) -> Item {
 struct Run {
     need: BTreeSet<PostId>,
     have: BTreeSet<PostId>,
+    /// Ids reported in `Need` and `Have`, counting repeats.
+    reported_need: usize,
+    reported_have: usize,
     initiator: Outcome,
     responder: Outcome,
     messages: usize,
@@ -49,8 +52,14 @@ fn run(ours: &[Item], theirs: &[Item], ours_config: SyncConfig, theirs_config: S
                     let message = Message::decode(&message.encode()).unwrap();
                     responder.handle(Input::Received(message)).unwrap();
                 }
-                Output::Need(ids) => result.need.extend(ids),
-                Output::Have(ids) => result.have.extend(ids),
+                Output::Need(ids) => {
+                    result.reported_need += ids.len();
+                    result.need.extend(ids);
+                }
+                Output::Have(ids) => {
+                    result.reported_have += ids.len();
+                    result.have.extend(ids);
+                }
                 Output::Finished(outcome) => result.initiator = outcome,
             }
         }
@@ -90,6 +99,18 @@ fn assert_converges(ours: &[Item], theirs: &[Item], config: SyncConfig) -> Run {
     let (ours, theirs) = (ids(ours), ids(theirs));
     assert_eq!(result.need, &theirs - &ours);
     assert_eq!(result.have, &ours - &theirs);
+    assert_eq!(
+        result.reported_need,
+        result.need.len(),
+        "an id was needed twice"
+    );
+    assert_eq!(
+        result.reported_have,
+        result.have.len(),
+        "an id was had twice"
+    );
+    assert_eq!(result.initiator.need, result.need.len() as u64);
+    assert_eq!(result.initiator.have, result.have.len() as u64);
     assert_eq!(result.initiator.rounds, result.responder.rounds);
     assert_eq!(result.initiator.bytes_sent, result.responder.bytes_received);
     assert_eq!(result.initiator.bytes_received, result.responder.bytes_sent);
@@ -138,6 +159,64 @@ fn large_sets_with_small_frames_converge() {
     assert!(result.initiator.rounds > 2);
     let result = assert_converges(&theirs, &ours, config);
     assert!(result.initiator.rounds > 2);
+}
+
+/// Regression: a frame cut at its size budget ends with a fingerprint over everything
+/// after its last written range, so ranges the initiator had already settled by id
+/// lists are reopened, and the responder lists their ids again in a later frame. The
+/// session reports each id once. (Before the fix, this pair of 700-item universes had
+/// 56 ids reported twice; found by search over seeded random splits.)
+#[test]
+fn a_frame_cut_at_its_budget_reports_no_id_twice() {
+    let config = SyncConfig::default().with_frame_size_limit(MIN_RECONCILE_FRAME_BYTES);
+    // Each item of the universe is ours, theirs or both, by a hash of its number.
+    let side = |n: u64| blake3::hash(&[[0; 8], n.to_le_bytes()].concat()).as_bytes()[0] % 3;
+    let ours: Vec<Item> = (0..700)
+        .filter(|n| side(*n) != 1)
+        .map(|n| item(n, 1))
+        .collect();
+    let theirs: Vec<Item> = (0..700)
+        .filter(|n| side(*n) != 0)
+        .map(|n| item(n, 1))
+        .collect();
+    let result = assert_converges(&ours, &theirs, config);
+    assert!(result.initiator.rounds > 2);
+}
+
+/// A responder that lists one id in two ranges of a frame, and again in the next frame,
+/// gets it reported once.
+#[test]
+fn an_id_listed_twice_by_the_peer_is_reported_once() {
+    let config = SyncConfig::default().with_frame_size_limit(MIN_RECONCILE_FRAME_BYTES);
+    let mut initiator = SyncSession::initiate(space(), [], config).unwrap();
+    while initiator.poll_output().is_some() {}
+    // (5, []) IdList [z]; infinity IdList [z]; the second range ends with a fingerprint
+    // so that the initiator answers and the session goes on.
+    let z = [0x7a; 32];
+    let mut twice = vec![0x61, 0x06, 0x00, 0x02, 0x01];
+    twice.extend_from_slice(&z);
+    twice.extend_from_slice(&[0x01, 0x00, 0x02, 0x01]);
+    twice.extend_from_slice(&z);
+    twice.extend_from_slice(&[0x00, 0x00, 0x01]);
+    twice.extend_from_slice(&[0xee; 16]);
+    let mut once = vec![0x61, 0x00, 0x00, 0x02, 0x01];
+    once.extend_from_slice(&z);
+    let mut need = Vec::new();
+    for frame in [twice, once] {
+        initiator
+            .handle(Input::Received(Message::ReconcileFrame {
+                space: space(),
+                frame: ByteString(frame),
+            }))
+            .unwrap();
+        while let Some(output) = initiator.poll_output() {
+            if let Output::Need(ids) = output {
+                need.extend(ids);
+            }
+        }
+    }
+    assert_eq!(need, [PostId::from_bytes(z)]);
+    assert_eq!(initiator.outcome().need, 1);
 }
 
 #[test]
