@@ -6,6 +6,10 @@ use crate::time::Timestamp;
 
 /// One post as reconciliation sees it. Items are ordered by `created_at`, then by the
 /// id's bytes (`spec/07-sync-and-gossip.md`, "Items and their order").
+///
+/// A node reconciles an item for every post it holds, and keeps reconciling the item of
+/// a retracted post whose bytes it dropped (a tombstone, spec 7.2), so that it never
+/// fetches that post back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Item {
     /// When the author says the post was written.

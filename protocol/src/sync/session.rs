@@ -41,8 +41,9 @@ pub enum Input {
 pub enum Output {
     /// Send this message to the peer.
     Send(Message),
-    /// The peer holds these posts and this node lacks them: ask for them with `Want`.
-    /// Initiator only; sorted by id. Each id is reported at most once per session, even
+    /// The peer holds these posts and this node lacks them: ask for them with `Want`
+    /// (unless already asked of this peer on this connection: the peer omits ids it
+    /// holds only as tombstones, spec 7.5). Initiator only; sorted by id. Each id is reported at most once per session, even
     /// when a later frame lists it again.
     Need(Vec<PostId>),
     /// This node holds these posts and the peer lacks them: push them with `Posts`

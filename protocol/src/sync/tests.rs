@@ -219,6 +219,31 @@ fn an_id_listed_twice_by_the_peer_is_reported_once() {
     assert_eq!(initiator.outcome().need, 1);
 }
 
+/// Spec 7.2: a node that dropped a retracted post keeps its item (a tombstone). Against
+/// a replica that still holds the post there is no difference, so the node never asks
+/// for it back; against one that never held it, the difference stays, in both roles.
+#[test]
+fn a_tombstone_is_reconciled_like_the_post_it_replaces() {
+    let config = SyncConfig::default();
+    let all: Vec<Item> = (0..100).map(|n| item(n, 1)).collect();
+    let retracted = all[40];
+    // The node's items are the same whether post 40's bytes are there or not.
+    let with_tombstone = all.clone();
+    let result = assert_converges(&with_tombstone, &all, config);
+    assert!(result.need.is_empty() && result.have.is_empty());
+    let result = assert_converges(&all, &with_tombstone, config);
+    assert!(result.need.is_empty() && result.have.is_empty());
+    // A replica that never held post 40 needs it each time it initiates, and is
+    // reported as lacking it each time the tombstone's holder initiates.
+    let without: Vec<Item> = all.iter().copied().filter(|i| *i != retracted).collect();
+    for _ in 0..2 {
+        let result = assert_converges(&without, &with_tombstone, config);
+        assert_eq!(result.need, BTreeSet::from([retracted.id]));
+        let result = assert_converges(&with_tombstone, &without, config);
+        assert_eq!(result.have, BTreeSet::from([retracted.id]));
+    }
+}
+
 #[test]
 fn different_frame_limits_on_each_side_converge() {
     let ours: Vec<Item> = (0..4_000)
