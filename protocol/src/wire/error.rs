@@ -51,6 +51,20 @@ pub enum WireError {
 }
 
 impl WireError {
+    /// A stable snake_case name for this failure (the detail of `spec/07`, 7.6), for
+    /// logs, JSON output and test vectors: the decoder's detail for an undecodable
+    /// message, otherwise the bound broken.
+    pub fn detail(&self) -> &'static str {
+        match self {
+            Self::MessageTooLarge { .. } => "message_too_large",
+            Self::Decode(error) => error.code(),
+            Self::FrameTooLarge { .. } => "frame_too_large",
+            Self::EnvelopeTooLarge { .. } => "envelope_too_large",
+            Self::ErrorTextTooLong { .. } => "error_text_too_long",
+            Self::NoVersions => "no_versions",
+        }
+    }
+
     /// The code to send the peer whose message this is.
     pub const fn code(&self) -> ErrorCode {
         match self {

@@ -416,3 +416,115 @@ fn oversized_input_is_refused_before_decoding() {
         })
     );
 }
+
+/// Spec 7.6: the code and detail of each bound, and which failure wins when a message
+/// breaks several.
+#[test]
+fn each_bound_has_its_code_and_the_first_failure_wins() {
+    let code_and_detail = |bytes: &[u8]| {
+        let error = Message::decode(bytes).unwrap_err();
+        (error.code(), error.detail())
+    };
+    let malformed_count = (ErrorCode::Malformed, "too_many_items");
+
+    // List counts: malformed, too_many_items.
+    let ids_over = list_message(4, &[0x11; 32], MAX_IDS_PER_MESSAGE as u64 + 1, &[7; 32]);
+    assert_eq!(code_and_detail(&ids_over), malformed_count);
+    let mut versions_over = list_message(0, &[], MAX_VERSIONS_PER_HELLO as u64 + 1, &[1, 0]);
+    versions_over.extend_from_slice(&[0x22; 32]);
+    versions_over.extend_from_slice(&0u64.to_le_bytes());
+    assert_eq!(code_and_detail(&versions_over), malformed_count);
+
+    // A Hello with no version: malformed, no_versions.
+    let hello = Message::Hello {
+        versions: BoundedVec::new(),
+        node: NodeId::from_bytes([1; 32]),
+        spaces: BoundedVec::new(),
+    };
+    assert_eq!(
+        code_and_detail(&hello.encode()),
+        (ErrorCode::Malformed, "no_versions")
+    );
+
+    // Sizes: too_large.
+    assert_eq!(
+        code_and_detail(&vec![0; MAX_MESSAGE_BYTES + 1]),
+        (ErrorCode::TooLarge, "message_too_large")
+    );
+    let frame = Message::ReconcileFrame {
+        space: space(),
+        frame: ByteString(vec![0x61; MAX_RECONCILE_FRAME_BYTES + 1]),
+    };
+    assert_eq!(
+        code_and_detail(&frame.encode()),
+        (ErrorCode::TooLarge, "frame_too_large")
+    );
+    let posts = Message::Posts {
+        space: space(),
+        envelopes: BoundedVec::try_from_vec(vec![ByteString(vec![0; MAX_ENVELOPE_BYTES + 1])])
+            .unwrap(),
+    };
+    assert_eq!(
+        code_and_detail(&posts.encode()),
+        (ErrorCode::TooLarge, "envelope_too_large")
+    );
+    let text = Message::Error {
+        code: ErrorCode::Internal,
+        space: None,
+        text: "x".repeat(MAX_ERROR_TEXT_BYTES + 1),
+    };
+    assert_eq!(
+        code_and_detail(&text.encode()),
+        (ErrorCode::TooLarge, "error_text_too_long")
+    );
+
+    // A count over its bound wins over the items missing after it (which alone would
+    // be truncated), whatever the count.
+    for count in [MAX_IDS_PER_MESSAGE as u64 + 1, u64::MAX] {
+        let mut bytes = 5u32.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[0x11; 32]);
+        bytes.extend_from_slice(&count.to_le_bytes());
+        bytes.extend_from_slice(&[7; 32 * 3]);
+        assert_eq!(code_and_detail(&bytes), malformed_count);
+    }
+    // ... and over an envelope over its bound inside the list.
+    let mut envelope = (MAX_ENVELOPE_BYTES as u64 + 1).to_le_bytes().to_vec();
+    envelope.resize(8 + MAX_ENVELOPE_BYTES + 1, 0);
+    let mut bytes = list_message(3, &[0x11; 32], 1, &envelope);
+    bytes[36..44].copy_from_slice(&(MAX_POSTS_PER_BATCH as u64 + 1).to_le_bytes());
+    assert_eq!(code_and_detail(&bytes), malformed_count);
+    // The message size comes first: a count over its bound in a message over
+    // MAX_MESSAGE_BYTES is too_large.
+    let mut bytes = list_message(3, &[0x11; 32], 0, &[]);
+    bytes[36..44].copy_from_slice(&(MAX_POSTS_PER_BATCH as u64 + 1).to_le_bytes());
+    bytes.resize(MAX_MESSAGE_BYTES + 1, 0);
+    assert_eq!(
+        code_and_detail(&bytes),
+        (ErrorCode::TooLarge, "message_too_large")
+    );
+    // A byte string's bound is checked once the message decodes: a frame length that
+    // claims more bytes than the message holds is malformed, not too_large.
+    let mut bytes = 2u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[0x11; 32]);
+    bytes.extend_from_slice(&(MAX_RECONCILE_FRAME_BYTES as u64 + 1).to_le_bytes());
+    bytes.push(0x61);
+    assert_eq!(code_and_detail(&bytes).0, ErrorCode::Malformed);
+    // Among the checks after decoding, the first envelope over its bound is reported.
+    let posts = Message::Posts {
+        space: space(),
+        envelopes: BoundedVec::try_from_vec(vec![
+            ByteString(vec![0; 4]),
+            ByteString(vec![0; MAX_ENVELOPE_BYTES + 2]),
+            ByteString(vec![0; MAX_ENVELOPE_BYTES + 1]),
+        ])
+        .unwrap(),
+    };
+    assert_eq!(
+        Message::decode(&posts.encode()),
+        Err(WireError::EnvelopeTooLarge {
+            index: 1,
+            size: MAX_ENVELOPE_BYTES + 2,
+            limit: MAX_ENVELOPE_BYTES
+        })
+    );
+}
