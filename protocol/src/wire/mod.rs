@@ -9,12 +9,14 @@
 //! - [`message`]: the messages and their codec.
 //! - [`error_code`]: the codes of the `Error` message.
 //! - [`version`]: the ALPN and version negotiation.
+//! - [`hello`]: the checks on a peer's first and later `Hello`.
 //! - [`privacy`]: which spaces may be offered to, or answered for, which peer.
 //! - [`batch`]: splitting ids and envelopes into messages within the bounds.
 
 pub mod batch;
 pub mod error;
 pub mod error_code;
+pub mod hello;
 pub mod message;
 pub mod privacy;
 pub mod version;
@@ -22,6 +24,7 @@ pub mod version;
 pub use batch::{have_batches, post_batches, want_batches};
 pub use error::WireError;
 pub use error_code::ErrorCode;
+pub use hello::{HelloError, PeerHello};
 pub use message::{Message, MessageKind};
 pub use privacy::{may_share, spaces_to_answer, spaces_to_offer};
 pub use version::{ALPN, WIRE_VERSION, negotiate_version};
