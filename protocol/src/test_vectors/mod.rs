@@ -5,6 +5,7 @@
 pub mod cctv;
 mod envelopes;
 mod invalid;
+mod sync;
 pub mod views;
 
 pub use envelopes::{FIXED_NOW, key, sample_posts};
@@ -17,6 +18,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("invalid.json", invalid::invalid()),
         ("views.json", views::views()),
         ("cctv-ed25519-verdicts.json", cctv::cctv_verdicts()),
+        ("sync.json", sync::sync()),
     ];
     documents
         .into_iter()

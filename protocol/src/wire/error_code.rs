@@ -48,6 +48,23 @@ impl ErrorCode {
         }
     }
 
+    /// The code's name in `spec/07-sync-and-gossip.md` (7.7), for logs, JSON output and
+    /// test vectors; `unrecognized` for a code this version does not know.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::SpaceNotShared => "space_not_shared",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Malformed => "malformed",
+            Self::UnexpectedMessage => "unexpected_message",
+            Self::TooManyRounds => "too_many_rounds",
+            Self::Internal => "internal",
+            Self::ShuttingDown => "shutting_down",
+            Self::Unrecognized(_) => "unrecognized",
+        }
+    }
+
     /// The code with this number; unknown numbers give [`ErrorCode::Unrecognized`].
     pub const fn from_u16(code: u16) -> Self {
         match code {
@@ -107,6 +124,26 @@ mod tests {
         assert_eq!(ErrorCode::from_u16(0), ErrorCode::Unrecognized(0));
         assert_eq!(ErrorCode::from_u16(9), ErrorCode::ShuttingDown);
         assert_eq!(ErrorCode::from_u16(10), ErrorCode::Unrecognized(10));
+    }
+
+    #[test]
+    fn names_are_the_spec_names() {
+        let names: Vec<&str> = (1..=10).map(|n| ErrorCode::from_u16(n).name()).collect();
+        assert_eq!(
+            names,
+            [
+                "unsupported_version",
+                "space_not_shared",
+                "too_large",
+                "rate_limited",
+                "malformed",
+                "unexpected_message",
+                "too_many_rounds",
+                "internal",
+                "shutting_down",
+                "unrecognized"
+            ]
+        );
     }
 
     #[test]
