@@ -1,77 +1,156 @@
 //! `parley`, Parley's command-line client.
 //!
-//! This milestone delivers the protocol core, so `parley` holds for now only what
-//! needs no node: making a key and reading ids. Talking to a node (`post`, `read`,
-//! `reply`, …) arrives with the node in the next milestone.
-//!
-//! This file is the edge: argument parsing, output and exit codes. Each command lives
-//! in its own file under `commands/` and returns a [`commands::Outcome`]; nothing there
-//! prints.
+//! This file is the edge: argument parsing, the runtime, output and exit codes (0 done,
+//! 1 failed, 2 usage). Each command lives in `commands/` and returns a
+//! [`commands::Outcome`]; rendering is in `render/`; the node is reached through
+//! `node_client`; the key and address live in `home`.
 
+mod cli;
+mod clock;
 mod commands;
+mod error;
+mod home;
+mod node_client;
+mod render;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser as _;
+use clap::error::ErrorKind;
+use serde_json::json;
 
-use crate::commands::{id_parse, keygen};
-
-/// Parley's command-line client.
-#[derive(Debug, Parser)]
-#[command(name = "parley", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Make a new key and print its user id.
-    ///
-    /// Nothing is stored yet: the secret is discarded unless `--show-seed` prints it.
-    Keygen {
-        /// Derive the key from this 32-byte seed (64 hex digits) instead of fresh
-        /// randomness, e.g. to see the user id of a key you hold.
-        #[arg(long, value_name = "HEX", value_parser = keygen::parse_seed)]
-        seed_hex: Option<[u8; 32]>,
-        /// Also print the secret seed. Anyone who sees it can post as you.
-        #[arg(long)]
-        show_seed: bool,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Say which kind of Parley id a text is, or why it is none.
-    ///
-    /// The kinds are user, node, post and space. Exit code 1 when the text is none.
-    IdParse {
-        /// The text to read, e.g. `user1…`.
-        text: String,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-}
+use crate::cli::{Cli, Command, SpaceCommand};
+use crate::commands::space::Change;
+use crate::commands::{Context, Outcome, account, id_parse, read, space, watch, write};
+use crate::error::ClientError;
+use crate::home::Home;
+use crate::node_client::NodeClient;
+use crate::render::text::terminal_width;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let (outcome, json) = match cli.command {
-        Command::Keygen {
-            seed_hex,
-            show_seed,
-            json,
-        } => (keygen::run(seed_hex, show_seed), json),
-        Command::IdParse { text, json } => (Ok(id_parse::run(&text)), json),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
     };
-    match outcome {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(&cli));
+    report(result, cli.json)
+}
+
+/// Runs the command: id-parse needs nothing; join connects to the invite's node;
+/// everything else to the stored node with the stored key.
+async fn run(cli: &Cli) -> Result<Outcome, ClientError> {
+    if let Command::IdParse { text } = &cli.command {
+        return Ok(id_parse::run(text));
+    }
+    let home = Home::locate(cli.home.clone())?;
+    let editor = commands::body::EditorSetup::from_env(&home).editor;
+    let ctx = Context::new(home, terminal_width(), editor, clock::now);
+    if let Command::Join { invite } = &cli.command {
+        let (key, created) = ctx.home.key_or_create()?;
+        let mut node = NodeClient::new(invite.address.clone(), key, cli.connect_timeout);
+        let result = account::join(&ctx, &mut node, invite, created).await;
+        node.close().await;
+        return result;
+    }
+    let key = ctx.home.key()?;
+    let mut node = NodeClient::new(ctx.home.node()?, key, cli.connect_timeout);
+    let result = dispatch(&ctx, &mut node, cli).await;
+    node.close().await;
+    result
+}
+
+async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Outcome, ClientError> {
+    match &cli.command {
+        Command::Whoami => account::whoami(ctx, node).await,
+        Command::Space { command } => space_command(ctx, node, command).await,
+        Command::Post { space, title, body } => write::post(ctx, node, space, title, body).await,
+        Command::Reply { post, body } => write::reply(ctx, node, *post, body).await,
+        Command::Edit { post, title, body } => {
+            write::edit(ctx, node, *post, title.as_deref(), body).await
+        }
+        Command::Retract { post } => write::retract(ctx, node, *post).await,
+        Command::React { post, reaction } => write::react(ctx, node, *post, reaction).await,
+        Command::Resolve { thread, decision } => {
+            write::resolve_thread(ctx, node, *thread, decision).await
+        }
+        Command::Reopen { thread } => write::reopen(ctx, node, *thread).await,
+        Command::Threads { space } => read::threads(ctx, node, space).await,
+        Command::Show { thread } => read::show(ctx, node, *thread).await,
+        Command::Unread => read::unread(ctx, node).await,
+        Command::Watch { space } => {
+            let mut out = std::io::stdout();
+            let stop = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            watch::watch(
+                ctx,
+                node,
+                space.as_deref(),
+                cli.json,
+                &mut out,
+                clock::now,
+                stop,
+            )
+            .await
+        }
+        Command::Members { space } => space::members(ctx, node, space).await,
+        Command::Decisions { space } => space::decisions(ctx, node, space).await,
+        Command::Join { .. } | Command::IdParse { .. } => {
+            Err(ClientError::Usage("handled before connecting".to_owned()))
+        }
+    }
+}
+
+async fn space_command(
+    ctx: &Context,
+    node: &mut NodeClient,
+    command: &SpaceCommand,
+) -> Result<Outcome, ClientError> {
+    let (space_arg, change) = match command {
+        SpaceCommand::Create { name, description } => {
+            return space::create(ctx, node, name, description).await;
+        }
+        SpaceCommand::List => return space::list(ctx, node).await,
+        SpaceCommand::AddMember { space, user } => (space, Change::AddMember(*user)),
+        SpaceCommand::RemoveMember { space, user } => (space, Change::RemoveMember(*user)),
+        SpaceCommand::GrantModerator { space, user } => (space, Change::GrantModerator(*user)),
+        SpaceCommand::RevokeModerator { space, user } => (space, Change::RevokeModerator(*user)),
+        SpaceCommand::Share { space, node } => (space, Change::Share(*node)),
+        SpaceCommand::Unshare { space, node } => (space, Change::Unshare(*node)),
+        SpaceCommand::SetName { space, name } => (space, Change::SetName(name.clone())),
+    };
+    space::change(ctx, node, space_arg, change).await
+}
+
+/// Prints the outcome or the error, and picks the exit code. A closed stdout (`| head`)
+/// is not an error worth a panic.
+fn report(result: Result<Outcome, ClientError>, json: bool) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match result {
         Ok(outcome) => {
-            if json {
-                println!("{}", outcome.json);
-            } else if outcome.success {
-                print!("{}", outcome.text);
-            } else {
-                eprint!("{}", outcome.text);
+            if !outcome.printed {
+                if json {
+                    let _ = writeln!(stdout, "{}", outcome.json);
+                } else if outcome.success {
+                    let _ = write!(stdout, "{}", outcome.text);
+                } else {
+                    eprint!("{}", outcome.text);
+                }
             }
+            let _ = stdout.flush();
             if outcome.success {
                 ExitCode::SUCCESS
             } else {
@@ -80,23 +159,41 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             if json {
-                println!("{}", serde_json::json!({ "error": format!("{error:#}") }));
+                let _ = writeln!(
+                    stdout,
+                    "{}",
+                    json!({ "error": error.code(), "message": error.to_string() })
+                );
             } else {
-                eprintln!("error: {error:#}");
+                eprintln!("error: {error}");
             }
             ExitCode::FAILURE
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory as _;
-
-    use super::*;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
+/// Help and version print as usual; a usage error is clap's message (exit 2), or a JSON
+/// error document when `--json` is among the arguments.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    );
+    if !informational && std::env::args().any(|arg| arg == "--json") {
+        let rendered = error.render().to_string();
+        let message = rendered
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        println!("{}", json!({ "error": "usage", "message": message }));
+        return ExitCode::from(2);
+    }
+    let _ = error.print();
+    if informational {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }

@@ -19,15 +19,15 @@ const KINDS: [&str; 4] = [
 /// bytes, or the parse error of that kind.
 pub(crate) fn run(text: &str) -> Outcome {
     match classify(text) {
-        Ok((kind, bytes)) => Outcome {
-            success: true,
-            text: format!("{kind} id\nbytes: {}\n", hex::encode(bytes)),
-            json: json!({ "text": text, "kind": kind, "bytes_hex": hex::encode(bytes) }),
-        },
+        Ok((kind, bytes)) => Outcome::ok(
+            format!("{kind} id\nbytes: {}\n", hex::encode(bytes)),
+            json!({ "text": text, "kind": kind, "bytes_hex": hex::encode(bytes) }),
+        ),
         Err(reason) => Outcome {
             success: false,
             text: format!("not a Parley id: {reason}\n"),
-            json: json!({ "text": text, "error": reason }),
+            json: json!({ "text": text, "error": "not_an_id", "message": reason }),
+            printed: false,
         },
     }
 }
@@ -111,7 +111,7 @@ mod tests {
         let outcome = run("nope");
         assert!(!outcome.success);
         assert!(
-            outcome.json["error"]
+            outcome.json["message"]
                 .as_str()
                 .is_some_and(|e| e.contains("unknown prefix"))
         );

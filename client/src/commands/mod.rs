@@ -1,7 +1,23 @@
-//! One module per subcommand. Each returns an [`Outcome`]; `main` prints it.
+//! One module per command group. Each command takes the [`Context`] and a node
+//! ([`Api`](crate::node_client::Api)) and returns an [`Outcome`]; `main` prints it.
 
+pub(crate) mod account;
+pub(crate) mod body;
 pub(crate) mod id_parse;
-pub(crate) mod keygen;
+pub(crate) mod read;
+pub(crate) mod space;
+pub(crate) mod watch;
+pub(crate) mod write;
+
+#[cfg(test)]
+pub(crate) mod fake;
+
+use std::cell::Cell;
+
+use parley_protocol::Timestamp;
+
+use crate::home::Home;
+use crate::render::Style;
 
 /// What a command has to say, in both output forms.
 #[derive(Debug)]
@@ -12,4 +28,70 @@ pub(crate) struct Outcome {
     pub(crate) text: String,
     /// The same as one JSON value, for `--json`.
     pub(crate) json: serde_json::Value,
+    /// The command already wrote its output as it went (`watch`): print nothing more.
+    pub(crate) printed: bool,
+}
+
+impl Outcome {
+    /// A successful outcome.
+    pub(crate) fn ok(text: String, json: serde_json::Value) -> Self {
+        Self {
+            success: true,
+            text,
+            json,
+            printed: false,
+        }
+    }
+}
+
+/// What every command may need besides the node.
+#[derive(Debug)]
+pub(crate) struct Context {
+    /// The home directory (key, node address, drafts).
+    pub(crate) home: Home,
+    /// Layout of text output, with the time the command started for relative times.
+    pub(crate) style: Style,
+    /// `$VISUAL` or `$EDITOR`, if set.
+    pub(crate) editor: Option<String>,
+    /// The clock that dates new posts.
+    pub(crate) clock: fn() -> Timestamp,
+    /// The date of the last post signed, so the next is later still.
+    pub(crate) last_signed: Cell<Timestamp>,
+}
+
+impl Context {
+    /// A context reading `clock`.
+    pub(crate) fn new(
+        home: Home,
+        width: usize,
+        editor: Option<String>,
+        clock: fn() -> Timestamp,
+    ) -> Self {
+        Self {
+            home,
+            style: Style {
+                width,
+                now: clock(),
+            },
+            editor,
+            clock,
+            last_signed: Cell::new(Timestamp::default()),
+        }
+    }
+
+    /// The `created_at` of a new post: now by the clock, and always after the previous
+    /// post this command signed, so posts of one command keep their order in every view.
+    pub(crate) fn now(&self) -> Timestamp {
+        let now = (self.clock)().max(self.last_signed.get().saturating_add_millis(1));
+        self.last_signed.set(now);
+        now
+    }
+
+    /// Where bodies come from when none is given.
+    pub(crate) fn editor_setup(&self) -> body::EditorSetup<'_> {
+        body::EditorSetup {
+            home: &self.home,
+            editor: self.editor.clone(),
+        }
+    }
 }

@@ -1,0 +1,338 @@
+//! The command line: one enum of subcommands (clap derive). Ids and invites are parsed
+//! here, so a mistyped one is a usage error naming what is wrong before anything runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use parley_protocol::api::Invite;
+use parley_protocol::{NodeId, PostId, UserId};
+
+use crate::commands::body::BodyArgs;
+
+/// Parley's command-line client: join a team node, post, reply, decide.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Print exactly one JSON document (for scripts) instead of text.
+    /// `watch` prints one JSON object per line.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// The client's home: user key, node address, drafts. Default: the platform's
+    /// config directory.
+    #[arg(long, global = true, env = "PARLEY_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// How long to wait for the node to answer a connection attempt, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "PARLEY_CONNECT_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "10",
+        value_parser = parse_seconds
+    )]
+    pub(crate) connect_timeout: Duration,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Join a node with an invite from its admin; makes your key if you have none.
+    Join {
+        /// The invite, NODE_ID@HOST:PORT/TOKEN.
+        invite: Invite,
+    },
+    /// Show your user id and your node.
+    Whoami,
+    /// Create, list and manage spaces.
+    Space {
+        /// What to do with spaces.
+        #[command(subcommand)]
+        command: SpaceCommand,
+    },
+    /// Start a thread in a space.
+    Post {
+        /// The space: its name or id.
+        space: String,
+        /// The thread's title.
+        #[arg(long, short = 't')]
+        title: String,
+        /// The body (else $EDITOR opens).
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+    /// Reply to a thread or a reply.
+    Reply {
+        /// The post replied to.
+        post: PostId,
+        /// The body (else $EDITOR opens).
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+    /// Edit your own thread or reply.
+    Edit {
+        /// The post to edit.
+        post: PostId,
+        /// A new title (threads only); alone, it keeps the body.
+        #[arg(long, short = 't')]
+        title: Option<String>,
+        /// The new body (else $EDITOR opens on the current one).
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+    /// Withdraw a post's content for good.
+    Retract {
+        /// The post.
+        post: PostId,
+    },
+    /// React to a thread or reply.
+    React {
+        /// The post.
+        post: PostId,
+        /// An emoji or a short word.
+        reaction: String,
+    },
+    /// Resolve a thread with a decision.
+    Resolve {
+        /// The thread (a reply's id resolves its thread).
+        thread: PostId,
+        /// The decision.
+        #[arg(long, short = 'd')]
+        decision: String,
+    },
+    /// Reopen a resolved thread.
+    Reopen {
+        /// The thread.
+        thread: PostId,
+    },
+    /// List a space's threads, latest activity first.
+    Threads {
+        /// The space: its name or id.
+        space: String,
+    },
+    /// Show a thread as a tree (and mark it read).
+    Show {
+        /// The thread, or any post in it.
+        thread: PostId,
+    },
+    /// Show what is new across your spaces, and mark it read.
+    Unread,
+    /// Print new posts as they arrive, until Ctrl-C.
+    Watch {
+        /// Only this space (name or id); default: all your spaces.
+        space: Option<String>,
+    },
+    /// List a space's members, moderators and nodes.
+    Members {
+        /// The space: its name or id.
+        space: String,
+    },
+    /// List a space's decisions, newest first.
+    Decisions {
+        /// The space: its name or id.
+        space: String,
+    },
+    /// Say which kind of Parley id a text is, or why it is none (exit 1).
+    IdParse {
+        /// The text to read, e.g. `user1…`.
+        text: String,
+    },
+}
+
+/// `parley space …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SpaceCommand {
+    /// Create a space hosted by your node; you are its founder and moderator.
+    Create {
+        /// Its name.
+        name: String,
+        /// What it is for.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+    },
+    /// List the spaces you are a member of.
+    List,
+    /// Add a member (moderators only).
+    AddMember {
+        /// The space: its name or id.
+        space: String,
+        /// The user to add.
+        user: UserId,
+    },
+    /// Remove a member (moderators only).
+    RemoveMember {
+        /// The space: its name or id.
+        space: String,
+        /// The user to remove.
+        user: UserId,
+    },
+    /// Make a member a moderator.
+    GrantModerator {
+        /// The space: its name or id.
+        space: String,
+        /// The member.
+        user: UserId,
+    },
+    /// Take a member's moderator rights away.
+    RevokeModerator {
+        /// The space: its name or id.
+        space: String,
+        /// The member.
+        user: UserId,
+    },
+    /// Let another node hold a replica of the space.
+    Share {
+        /// The space: its name or id.
+        space: String,
+        /// The node.
+        node: NodeId,
+    },
+    /// Stop a node from holding a replica of the space.
+    Unshare {
+        /// The space: its name or id.
+        space: String,
+        /// The node.
+        node: NodeId,
+    },
+    /// Set your display name in a space.
+    SetName {
+        /// The space: its name or id.
+        space: String,
+        /// The name others see beside your posts.
+        name: String,
+    },
+}
+
+/// Parses a positive number of seconds, fractions allowed (`0.5`), at most a day.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, like 10 or 0.5, not `{text}`"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!(
+            "expected more than 0 and at most 86400 seconds, not {text}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+    use parley_protocol::api::{InviteToken, NodeAddress};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("parley").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = parse(&["--json", "whoami"]).unwrap();
+        assert!(cli.json);
+        let cli = parse(&["whoami", "--json", "--home", "/tmp/h"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.home, Some(PathBuf::from("/tmp/h")));
+    }
+
+    #[test]
+    fn the_connect_timeout_is_seconds() {
+        assert_eq!(
+            parse(&["whoami"]).unwrap().connect_timeout,
+            Duration::from_secs(10)
+        );
+        let cli = parse(&["whoami", "--connect-timeout", "0.25"]).unwrap();
+        assert_eq!(cli.connect_timeout, Duration::from_millis(250));
+        for bad in ["0", "-1", "soon", "NaN", "1e9"] {
+            assert!(
+                parse(&["whoami", "--connect-timeout", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn invites_and_ids_are_parsed_up_front() {
+        let invite = Invite {
+            address: NodeAddress {
+                node: NodeId([3; 32]),
+                host_port: "127.0.0.1:7447".to_owned(),
+            },
+            token: InviteToken([0xab; 16]),
+        };
+        let cli = parse(&["join", &invite.to_string()]).unwrap();
+        assert!(matches!(cli.command, Command::Join { invite: parsed } if parsed == invite));
+        let error = parse(&["join", "nonsense"]).unwrap_err().to_string();
+        assert!(error.contains("/TOKEN"), "{error}");
+        let user = UserId([1; 32]).to_string();
+        let error = parse(&["reply", &user]).unwrap_err().to_string();
+        assert!(error.contains("expected a post id"), "{error}");
+        let error = parse(&["space", "add-member", "team", &PostId([1; 32]).to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("expected a user id"), "{error}");
+    }
+
+    #[test]
+    fn body_options_exclude_each_other() {
+        let post = PostId([1; 32]).to_string();
+        let cli = parse(&["post", "team", "--title", "T", "--body", "B"]).unwrap();
+        let Command::Post { space, title, body } = cli.command else {
+            panic!()
+        };
+        assert_eq!((space.as_str(), title.as_str()), ("team", "T"));
+        assert_eq!(body.body.as_deref(), Some("B"));
+        let cli = parse(&["reply", &post, "--body-file", "-"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Reply { body, .. } if body.body_file == Some(PathBuf::from("-")))
+        );
+        assert!(parse(&["reply", &post, "-b", "x", "-F", "f"]).is_err());
+        assert!(parse(&["post", "team"]).is_err(), "a title is required");
+        let cli = parse(&["edit", &post, "-t", "New"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Edit { title: Some(t), body, .. } if t == "New" && body == BodyArgs::default())
+        );
+    }
+
+    #[test]
+    fn every_command_of_the_issue_parses() {
+        let post = PostId([1; 32]).to_string();
+        let user = UserId([2; 32]).to_string();
+        let node = NodeId([3; 32]).to_string();
+        for args in [
+            vec!["whoami"],
+            vec!["space", "create", "team", "--description", "D"],
+            vec!["space", "list"],
+            vec!["space", "add-member", "team", &user],
+            vec!["space", "remove-member", "team", &user],
+            vec!["space", "share", "team", &node],
+            vec!["react", &post, "👍"],
+            vec!["resolve", &post, "--decision", "ship it"],
+            vec!["reopen", &post],
+            vec!["retract", &post],
+            vec!["threads", "team"],
+            vec!["show", &post],
+            vec!["unread"],
+            vec!["watch"],
+            vec!["watch", "team"],
+            vec!["members", "team"],
+            vec!["decisions", "team"],
+        ] {
+            assert!(parse(&args).is_ok(), "{args:?}");
+        }
+        assert!(
+            parse(&["resolve", &post]).is_err(),
+            "a decision is required"
+        );
+    }
+}

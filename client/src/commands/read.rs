@@ -1,0 +1,310 @@
+//! Commands that read: `threads SPACE`, `show THREAD_ID` and `unread`. Reading marks
+//! read: `show` marks the thread's posts, `unread` the posts it showed.
+
+use std::collections::BTreeMap;
+
+use parley_protocol::PostId;
+use parley_protocol::api::{Request, Response, UnreadInSpace};
+use parley_protocol::encoding::BoundedVec;
+use parley_protocol::limits::MAX_IDS_PER_MESSAGE;
+use parley_protocol::view::ThreadPost;
+use serde_json::json;
+
+use super::space::resolve;
+use super::{Context, Outcome};
+use crate::error::ClientError;
+use crate::node_client::{Api, unexpected};
+use crate::render::text::{clean_line, short_id};
+use crate::render::{Names, json as render_json, lists, thread as render_thread};
+
+/// `parley threads SPACE`: the thread list, latest activity first.
+pub(crate) async fn threads(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: &str,
+) -> Result<Outcome, ClientError> {
+    let space = resolve(node, space).await?;
+    let response = node.ask(Request::Threads { space: space.id }).await?;
+    let Response::Threads { threads, names, .. } = response else {
+        return Err(unexpected(&response));
+    };
+    let json: Vec<_> = threads.iter().map(render_json::summary).collect();
+    Ok(Outcome::ok(
+        lists::threads(&space.label, &threads, Names(&names), ctx.style),
+        json!({ "space": space.id.to_string(), "threads": json }),
+    ))
+}
+
+/// `parley show THREAD_ID` (or any post in the thread): the tree, then marks it read.
+pub(crate) async fn show(
+    ctx: &Context,
+    node: &mut impl Api,
+    id: PostId,
+) -> Result<Outcome, ClientError> {
+    let response = node.ask(Request::Thread { id }).await?;
+    let Response::Thread {
+        space,
+        names,
+        thread,
+    } = response
+    else {
+        return Err(unexpected(&response));
+    };
+    let label = space_label(node, &space).await;
+    let text = render_thread::thread(&thread, &label, Names(&names), ctx.style);
+    let json = render_json::thread(&space, &thread, Names(&names));
+    let ids: Vec<PostId> = thread.posts.iter().map(|post| post.id).collect();
+    // Best effort: the thread was shown even if the node could not record it.
+    let _ = mark_read(node, &ids).await;
+    Ok(Outcome::ok(text, json))
+}
+
+/// `parley unread`: what is new across the user's spaces, each post shown, then
+/// marked read.
+pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome, ClientError> {
+    let response = node.ask(Request::Unread { mark_read: false }).await?;
+    let Response::Unread { threads } = response else {
+        return Err(unexpected(&response));
+    };
+    if threads.is_empty() {
+        return Ok(Outcome::ok(
+            "Nothing new.\n".to_owned(),
+            json!({ "threads": [], "count": 0 }),
+        ));
+    }
+    let mut text = String::new();
+    let mut json_threads = Vec::new();
+    let mut shown_ids = Vec::new();
+    let mut count = 0;
+    for entry in &threads {
+        let (posts, names) = unread_posts(node, entry).await;
+        let names = Names(&names);
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&lists::unread_thread(
+            &entry.space_name,
+            &entry.thread.title,
+            &entry.thread.thread.to_string(),
+            &posts,
+            names,
+            ctx.style,
+        ));
+        count += entry.thread.posts.len();
+        shown_ids.extend(entry.thread.posts.iter().copied());
+        json_threads.push(json!({
+            "id": entry.thread.thread.to_string(),
+            "space": entry.space.to_string(),
+            "space_name": entry.space_name,
+            "title": entry.thread.title,
+            "posts": posts.iter().map(|p| render_json::post(p, names)).collect::<Vec<_>>(),
+        }));
+    }
+    mark_read(node, &shown_ids).await?;
+    let header = format!(
+        "{count} new {} in {} {}\n\n",
+        if count == 1 { "post" } else { "posts" },
+        threads.len(),
+        if threads.len() == 1 {
+            "thread"
+        } else {
+            "threads"
+        }
+    );
+    Ok(Outcome::ok(
+        header + &text,
+        json!({ "threads": json_threads, "count": count }),
+    ))
+}
+
+/// The unread posts of one thread as shown posts, with the space's names. When the
+/// thread cannot be fetched, the ids alone are shown.
+async fn unread_posts(
+    node: &mut impl Api,
+    entry: &UnreadInSpace,
+) -> (Vec<ThreadPost>, BTreeMap<String, String>) {
+    match node
+        .ask(Request::Thread {
+            id: entry.thread.thread,
+        })
+        .await
+    {
+        Ok(Response::Thread { thread, names, .. }) => {
+            let posts = thread
+                .posts
+                .into_iter()
+                .filter(|post| entry.thread.posts.contains(&post.id))
+                .collect();
+            (posts, names)
+        }
+        _ => (Vec::new(), BTreeMap::new()),
+    }
+}
+
+/// Marks `ids` read, in messages of at most [`MAX_IDS_PER_MESSAGE`] ids.
+async fn mark_read(node: &mut impl Api, ids: &[PostId]) -> Result<(), ClientError> {
+    for chunk in ids.chunks(MAX_IDS_PER_MESSAGE) {
+        let ids = BoundedVec::try_from_vec(chunk.to_vec())
+            .map_err(|_| ClientError::Protocol("too many ids to mark read".to_owned()))?;
+        match node.ask(Request::MarkRead { ids }).await? {
+            Response::Done => {}
+            other => return Err(unexpected(&other)),
+        }
+    }
+    Ok(())
+}
+
+/// The space's name if the user has it, else a short id.
+async fn space_label(node: &mut impl Api, space: &parley_protocol::SpaceId) -> String {
+    if let Ok(Response::Spaces { spaces }) = node.ask(Request::Spaces).await
+        && let Some(found) = spaces.iter().find(|s| s.space == *space)
+    {
+        return clean_line(&found.genesis.name);
+    }
+    short_id(&space.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_protocol::content::{Content, Member, Profile, Reply};
+    use parley_protocol::{Post, SecretKey, SpaceId};
+
+    use super::*;
+    use crate::commands::body::BodyArgs;
+    use crate::commands::fake::{FakeNode, joined};
+    use crate::commands::{space, write};
+    use crate::render::fixtures::NOW;
+
+    fn body(text: &str) -> BodyArgs {
+        BodyArgs {
+            body: Some(text.to_owned()),
+            body_file: None,
+        }
+    }
+
+    /// A space "team" with bob ("Bob") as a member, a thread by the user and a reply by
+    /// bob. Returns the space, the thread and bob's reply.
+    async fn conversation(ctx: &Context, node: &mut FakeNode) -> (SpaceId, PostId, PostId) {
+        let created = space::create(ctx, node, "team", "").await.unwrap();
+        let space: SpaceId = created.json["id"].as_str().unwrap().parse().unwrap();
+        let bob = SecretKey::from_seed(&[2; 32]);
+        write::publish(
+            ctx,
+            node,
+            space,
+            Content::AddMember(Member {
+                user: bob.user_id(),
+            }),
+        )
+        .await
+        .unwrap();
+        let posted = write::post(ctx, node, "team", "Release plan", &body("Friday?"))
+            .await
+            .unwrap();
+        let root: PostId = posted.json["id"].as_str().unwrap().parse().unwrap();
+        // Bob writes a second later, once he is a member.
+        let later = parley_protocol::Timestamp(NOW.0 + 1000);
+        let sign = |content| Post::sign(&bob, space, later, content, later).unwrap();
+        node.insert(sign(Content::Profile(Profile {
+            display_name: "Bob".to_owned(),
+        })));
+        let reply = sign(Content::Reply(Reply {
+            root,
+            parent: root,
+            body: "After QA.".to_owned(),
+            mentions: Default::default(),
+        }));
+        let reply_id = reply.id();
+        node.insert(reply);
+        (space, root, reply_id)
+    }
+
+    #[tokio::test]
+    async fn threads_are_listed_with_the_required_json_fields() {
+        let (_dir, ctx, mut node) = joined();
+        let (space, root, _) = conversation(&ctx, &mut node).await;
+        let listed = threads(&ctx, &mut node, "team").await.unwrap();
+        assert_eq!(listed.json["space"], space.to_string());
+        let thread = &listed.json["threads"][0];
+        assert_eq!(thread["id"], root.to_string());
+        assert_eq!(thread["title"], "Release plan");
+        assert_eq!(thread["reply_count"], 1);
+        assert_eq!(thread["resolved"], false);
+        assert!(thread["decision"].is_null());
+        assert!(
+            listed
+                .text
+                .starts_with("Threads in team (1)\n\nRelease plan\n"),
+            "{}",
+            listed.text
+        );
+    }
+
+    #[tokio::test]
+    async fn show_renders_the_tree_and_marks_it_read() {
+        let (_dir, ctx, mut node) = joined();
+        let (_, root, reply) = conversation(&ctx, &mut node).await;
+        let shown = show(&ctx, &mut node, reply).await.unwrap();
+        assert_eq!(
+            shown.json["id"],
+            root.to_string(),
+            "any post of the thread shows it"
+        );
+        let posts = shown.json["posts"].as_array().unwrap();
+        assert_eq!(posts.len(), 2);
+        assert!(posts[0]["parent"].is_null());
+        assert_eq!(posts[1]["parent"], root.to_string());
+        assert_eq!(posts[1]["author_name"], "Bob");
+        assert!(
+            shown
+                .text
+                .starts_with("Release plan\nin team · 1 reply · last activity just now\n"),
+            "{}",
+            shown.text
+        );
+        assert!(
+            shown
+                .text
+                .contains(&format!("\n  Bob · just now · {reply}\n    After QA.\n")),
+            "{}",
+            shown.text
+        );
+        assert!(node.read.is_read(&reply));
+    }
+
+    #[tokio::test]
+    async fn unread_shows_new_posts_once() {
+        let (_dir, ctx, mut node) = joined();
+        let (space, root, reply) = conversation(&ctx, &mut node).await;
+        let first = unread(&ctx, &mut node).await.unwrap();
+        assert_eq!(
+            first.json["count"], 1,
+            "the user's own posts are not new to them"
+        );
+        let thread = &first.json["threads"][0];
+        assert_eq!(thread["id"], root.to_string());
+        assert_eq!(thread["space"], space.to_string());
+        assert_eq!(thread["posts"][0]["id"], reply.to_string());
+        assert_eq!(thread["posts"][0]["body"], "After QA.");
+        assert!(
+            first
+                .text
+                .starts_with("1 new post in 1 thread\n\nteam · Release plan · 1 new ·"),
+            "{}",
+            first.text
+        );
+        assert!(first.text.contains("After QA."));
+        let again = unread(&ctx, &mut node).await.unwrap();
+        assert_eq!(again.text, "Nothing new.\n");
+        assert_eq!(again.json["count"], 0);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_thread_is_the_nodes_error() {
+        let (_dir, ctx, mut node) = joined();
+        let missing = PostId([8; 32]);
+        let error = show(&ctx, &mut node, missing).await.unwrap_err();
+        assert_eq!(error.code(), "unknown");
+        assert!(error.to_string().contains(&missing.to_string()), "{error}");
+    }
+}

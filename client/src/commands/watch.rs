@@ -1,0 +1,279 @@
+//! `parley watch [SPACE]`: new posts as they arrive, until Ctrl-C or the node ends the
+//! stream. Each post is validated here (the client trusts no node with its own eyes)
+//! and printed at once: a few lines for people, or one JSON object per line.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+
+use parley_protocol::api::{Event, Request, Response};
+use parley_protocol::content::Content;
+use parley_protocol::{Post, SpaceId, Timestamp};
+
+use super::space::resolve;
+use super::{Context, Outcome};
+use crate::error::ClientError;
+use crate::node_client::{Api, Watch, unexpected};
+use crate::render::text::{clean_line, short_id};
+use crate::render::{Names, Style, json as render_json, lists};
+
+/// Streams posts to `out` until `stop` completes (Ok) or the node ends the watch (an
+/// error). `clock` dates validation and relative times as events arrive.
+pub(crate) async fn watch(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: Option<&str>,
+    json: bool,
+    out: &mut impl Write,
+    clock: impl Fn() -> Timestamp,
+    stop: impl Future<Output = ()>,
+) -> Result<Outcome, ClientError> {
+    let space = match space {
+        Some(space) => Some(resolve(node, space).await?),
+        None => None,
+    };
+    let mut stream = node.watch(space.as_ref().map(|s| s.id)).await?;
+    let mut labels = Labels::default();
+    labels.refresh(node).await;
+    if !json {
+        let what = space
+            .as_ref()
+            .map_or_else(|| "your spaces".to_owned(), |s| s.label.clone());
+        write_out(out, &format!("Watching {what}; Ctrl-C to stop.\n"))?;
+    }
+    tokio::pin!(stop);
+    loop {
+        let response = tokio::select! {
+            () = &mut stop => break,
+            response = stream.next() => response?,
+        };
+        let envelope = match response {
+            Some(Response::Event(Event::Post { envelope })) => envelope,
+            Some(Response::Error { code, message }) => {
+                return Err(ClientError::Node { code, message });
+            }
+            Some(other) => return Err(unexpected(&other)),
+            None => return Err(ClientError::Disconnected("the stream ended".to_owned())),
+        };
+        let now = clock();
+        let post = match Post::decode(&envelope.0, now) {
+            Ok(post) => post,
+            Err(error) => {
+                if !json {
+                    write_out(
+                        out,
+                        &format!("(skipped an invalid post from the node: {error})\n"),
+                    )?;
+                }
+                continue;
+            }
+        };
+        labels.learn(node, &post).await;
+        let space_name = labels.spaces.get(&post.space()).cloned();
+        let empty = BTreeMap::new();
+        let names = Names(labels.names.get(&post.space()).unwrap_or(&empty));
+        let line = if json {
+            format!(
+                "{}\n",
+                render_json::envelope(&post, space_name.as_deref(), names)
+            )
+        } else {
+            let label =
+                space_name.map_or_else(|| short_id(&post.space().to_string()), |n| clean_line(&n));
+            let style = Style { now, ..ctx.style };
+            lists::event(&post, &label, names, style)
+        };
+        write_out(out, &line)?;
+    }
+    Ok(Outcome {
+        success: true,
+        text: String::new(),
+        json: serde_json::Value::Null,
+        printed: true,
+    })
+}
+
+/// Names of spaces and of their users, learned as posts arrive.
+#[derive(Debug, Default)]
+struct Labels {
+    spaces: BTreeMap<SpaceId, String>,
+    names: BTreeMap<SpaceId, BTreeMap<String, String>>,
+}
+
+impl Labels {
+    /// Asks the node for the user's spaces (best effort).
+    async fn refresh(&mut self, node: &mut impl Api) {
+        if let Ok(Response::Spaces { spaces }) = node.ask(Request::Spaces).await {
+            for space in spaces {
+                self.spaces.insert(space.space, space.genesis.name);
+            }
+        }
+    }
+
+    /// Updates names from `post`, asking the node about a space seen for the first time.
+    async fn learn(&mut self, node: &mut impl Api, post: &Post) {
+        let space = post.space();
+        if let Content::Genesis(genesis) = post.content() {
+            self.spaces.insert(space, genesis.name.clone());
+        }
+        if !self.spaces.contains_key(&space) {
+            self.refresh(node).await;
+        }
+        if let std::collections::btree_map::Entry::Vacant(entry) = self.names.entry(space) {
+            let names = match node.ask(Request::Members { space }).await {
+                Ok(Response::Members { names, .. }) => names,
+                _ => BTreeMap::new(),
+            };
+            entry.insert(names);
+        }
+        if let Content::Profile(profile) = post.content() {
+            self.names
+                .entry(space)
+                .or_default()
+                .insert(post.author().to_string(), profile.display_name.clone());
+        }
+    }
+}
+
+fn write_out(out: &mut impl Write, text: &str) -> Result<(), ClientError> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|error| ClientError::Disconnected(format!("cannot write the output: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_protocol::api::ApiErrorCode;
+    use parley_protocol::content::{Profile, Thread};
+    use parley_protocol::encoding::ByteString;
+
+    use super::*;
+    use crate::commands::fake::joined;
+    use crate::commands::space;
+    use crate::render::fixtures::NOW;
+
+    fn event(post: &Post) -> Response {
+        Response::Event(Event::Post {
+            envelope: ByteString(post.bytes().to_vec()),
+        })
+    }
+
+    #[tokio::test]
+    async fn posts_stream_as_text_then_the_end_is_an_error() {
+        let (_dir, ctx, mut node) = joined();
+        space::create(&ctx, &mut node, "team", "").await.unwrap();
+        let key = ctx.home.key().unwrap();
+        let space = node.posts[0].space();
+        let name = Post::sign(
+            &key,
+            space,
+            NOW,
+            Content::Profile(Profile {
+                display_name: "Ann".to_owned(),
+            }),
+            NOW,
+        )
+        .unwrap();
+        let thread = Post::sign(
+            &key,
+            space,
+            NOW,
+            Content::Thread(Thread {
+                title: "Hi".to_owned(),
+                body: "there".to_owned(),
+                mentions: Default::default(),
+            }),
+            NOW,
+        )
+        .unwrap();
+        node.events = vec![
+            event(&name),
+            event(&thread),
+            Response::Event(Event::Post {
+                envelope: ByteString(vec![1, 2]),
+            }),
+        ];
+        let mut out = Vec::new();
+        let error = watch(
+            &ctx,
+            &mut node,
+            Some("team"),
+            false,
+            &mut out,
+            || NOW,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.code(), "disconnected");
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Watching team; Ctrl-C to stop.");
+        assert_eq!(lines[1], "[team] Ann is now called Ann · just now");
+        assert_eq!(
+            lines[2],
+            format!("[team] Ann started \"Hi\" · {} · just now", thread.id())
+        );
+        assert_eq!(lines[3], "  there");
+        assert!(
+            lines[4].starts_with("(skipped an invalid post from the node"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn json_watch_prints_one_object_per_line_and_stops_cleanly() {
+        let (_dir, ctx, mut node) = joined();
+        space::create(&ctx, &mut node, "team", "").await.unwrap();
+        let genesis = node.posts[0].clone();
+        node.events = vec![event(&genesis)];
+        node.hold_open = true;
+        let mut out = Vec::new();
+        let stop = tokio::time::sleep(std::time::Duration::from_millis(50));
+        let outcome = watch(&ctx, &mut node, None, true, &mut out, || NOW, stop)
+            .await
+            .unwrap();
+        assert!(outcome.printed && outcome.success);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let first: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(first["id"], genesis.id().to_string());
+        assert_eq!(first["kind"], "genesis");
+        assert_eq!(first["space_name"], "team");
+        assert_eq!(first["author"], genesis.author().to_string());
+    }
+
+    #[tokio::test]
+    async fn watching_a_space_of_others_is_refused() {
+        let (_dir, ctx, mut node) = joined();
+        let other = parley_protocol::SecretKey::from_seed(&[4; 32]);
+        let genesis = parley_protocol::content::Genesis {
+            name: "x".to_owned(),
+            description: String::new(),
+            home_node: node.id,
+            nonce: [0; 16],
+        };
+        let post = Post::sign_genesis(&other, NOW, genesis, NOW).unwrap();
+        let space = post.space().to_string();
+        node.insert(post);
+        let mut out = Vec::new();
+        let error = watch(
+            &ctx,
+            &mut node,
+            Some(&space),
+            false,
+            &mut out,
+            || NOW,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            ClientError::Node {
+                code: ApiErrorCode::NotMember,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,601 @@
+//! Commands that write: `post`, `reply`, `edit`, `retract`, `react`, `resolve` and
+//! `reopen`. The client signs every post with the user's key (which never leaves it),
+//! dated by the system clock, and validates it as a receiver would before sending, so
+//! a title, body or decision over its limit fails here with the limit in the message.
+
+use parley_protocol::api::{Request, Response};
+use parley_protocol::content::{
+    Content, Edit, KIND_NAMES, Reaction, Reopen, Reply, Resolve, Retraction, Thread,
+};
+use parley_protocol::encoding::ByteString;
+use parley_protocol::limits::MAX_BODY_BYTES;
+use parley_protocol::{Post, PostId, SpaceId, UserId};
+use serde_json::json;
+
+use super::body::{self, Body, BodyArgs};
+use super::space::resolve;
+use super::{Context, Outcome};
+use crate::error::ClientError;
+use crate::node_client::{Api, unexpected};
+
+/// Signs `content` for `space` with the user's key, now, and publishes it.
+pub(crate) async fn publish(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: SpaceId,
+    content: Content,
+) -> Result<PostId, ClientError> {
+    let post = sign(ctx, space, content)?;
+    send(node, &post).await
+}
+
+/// Publishes a signed post and checks the node acknowledged that very post.
+pub(crate) async fn send(node: &mut impl Api, post: &Post) -> Result<PostId, ClientError> {
+    let response = node
+        .ask(Request::Publish {
+            envelope: ByteString(post.bytes().to_vec()),
+        })
+        .await?;
+    match response {
+        Response::Published { id } if id == post.id() => Ok(id),
+        Response::Published { id } => Err(ClientError::Protocol(format!(
+            "the node acknowledged {id}, not the post sent ({})",
+            post.id()
+        ))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `parley post SPACE --title T` with a body from the options or the editor.
+pub(crate) async fn post(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: &str,
+    title: &str,
+    body_args: &BodyArgs,
+) -> Result<Outcome, ClientError> {
+    let given = body::given(body_args)?;
+    let space = resolve(node, space).await?;
+    let thread = |body: String| {
+        Content::Thread(Thread {
+            title: title.to_owned(),
+            body,
+            mentions: Default::default(),
+        })
+    };
+    // The title is checked before anyone spends time in the editor.
+    sign(ctx, space.id, thread(String::new()))?;
+    let body = or_editor(ctx, node, given, "post", "")?;
+    let id = publish_body(ctx, node, space.id, thread(body.text.clone()), &body).await?;
+    Ok(Outcome::ok(
+        format!("Posted {id} in {}.\n", space.label),
+        json!({ "id": id.to_string(), "space": space.id.to_string(), "kind": "thread", "thread": id.to_string(), "parent": null }),
+    ))
+}
+
+/// `parley reply POST_ID`: a reply under a thread or another reply.
+pub(crate) async fn reply(
+    ctx: &Context,
+    node: &mut impl Api,
+    parent: PostId,
+    body_args: &BodyArgs,
+) -> Result<Outcome, ClientError> {
+    let given = body::given(body_args)?;
+    let located = locate(node, parent).await?;
+    let root = located.thread_or_refuse(parent, "reply to")?;
+    let body = or_editor(ctx, node, given, "reply", "")?;
+    let content = Content::Reply(Reply {
+        root,
+        parent,
+        body: body.text.clone(),
+        mentions: Default::default(),
+    });
+    let id = publish_body(ctx, node, located.space, content, &body).await?;
+    Ok(Outcome::ok(
+        format!("Replied {id} to {parent}.\n"),
+        json!({
+            "id": id.to_string(),
+            "space": located.space.to_string(),
+            "kind": "reply",
+            "thread": root.to_string(),
+            "parent": parent.to_string(),
+        }),
+    ))
+}
+
+/// `parley edit POST_ID [--title T]` with a new body from the options, the editor (on
+/// the current text), or, with only `--title`, the current body kept.
+pub(crate) async fn edit(
+    ctx: &Context,
+    node: &mut impl Api,
+    target: PostId,
+    title: Option<&str>,
+    body_args: &BodyArgs,
+) -> Result<Outcome, ClientError> {
+    let given = body::given(body_args)?;
+    let located = locate(node, target).await?;
+    let root = located.thread_or_refuse(target, "edit")?;
+    let me = ctx.home.key()?.user_id();
+    if located.author != me {
+        return Err(ClientError::Usage(format!(
+            "{target} is by {}; only its author can edit it",
+            located.author
+        )));
+    }
+    if title.is_some() && root != target {
+        return Err(ClientError::Usage(format!(
+            "{target} is a reply; only a thread's first post has a title"
+        )));
+    }
+    let current = match node.ask(Request::Thread { id: root }).await? {
+        Response::Thread { thread, .. } => thread
+            .posts
+            .into_iter()
+            .find(|post| post.id == target)
+            .map(|post| post.body)
+            .ok_or_else(|| {
+                ClientError::Usage(format!(
+                    "{target} is not shown (retracted?); it cannot be edited"
+                ))
+            })?,
+        other => return Err(unexpected(&other)),
+    };
+    let edit = |body: String| {
+        Content::Edit(Edit {
+            target,
+            title: title.map(str::to_owned),
+            body,
+        })
+    };
+    sign(ctx, located.space, edit(String::new()))?;
+    let body = match given {
+        Some(body) => body,
+        None if title.is_some() => Body {
+            text: current,
+            draft: None,
+        },
+        None => or_editor(ctx, node, None, "edit", &current)?,
+    };
+    let id = publish_body(ctx, node, located.space, edit(body.text.clone()), &body).await?;
+    Ok(Outcome::ok(
+        format!("Edited {target} ({id}).\n"),
+        json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "edit", "target": target.to_string() }),
+    ))
+}
+
+/// `parley retract POST_ID`.
+pub(crate) async fn retract(
+    ctx: &Context,
+    node: &mut impl Api,
+    target: PostId,
+) -> Result<Outcome, ClientError> {
+    let located = locate(node, target).await?;
+    let id = publish(
+        ctx,
+        node,
+        located.space,
+        Content::Retraction(Retraction { target }),
+    )
+    .await?;
+    Ok(Outcome::ok(
+        format!("Retracted {target} ({id}).\n"),
+        json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "retraction", "target": target.to_string() }),
+    ))
+}
+
+/// `parley react POST_ID EMOJI`.
+pub(crate) async fn react(
+    ctx: &Context,
+    node: &mut impl Api,
+    target: PostId,
+    reaction: &str,
+) -> Result<Outcome, ClientError> {
+    let located = locate(node, target).await?;
+    located.thread_or_refuse(target, "react to")?;
+    let content = Content::Reaction(Reaction {
+        target,
+        reaction: reaction.to_owned(),
+    });
+    let id = publish(ctx, node, located.space, content).await?;
+    Ok(Outcome::ok(
+        format!(
+            "Reacted {} to {target}.\n",
+            crate::render::text::clean_line(reaction)
+        ),
+        json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "reaction", "target": target.to_string(), "reaction": reaction }),
+    ))
+}
+
+/// `parley resolve THREAD_ID --decision TEXT`. A reply's id resolves its thread.
+pub(crate) async fn resolve_thread(
+    ctx: &Context,
+    node: &mut impl Api,
+    thread: PostId,
+    decision: &str,
+) -> Result<Outcome, ClientError> {
+    body::check_size("decision", decision.len(), MAX_BODY_BYTES)?;
+    let located = locate(node, thread).await?;
+    let root = located.thread_or_refuse(thread, "resolve")?;
+    let content = Content::Resolve(Resolve {
+        thread: root,
+        decision: decision.to_owned(),
+    });
+    let id = publish(ctx, node, located.space, content).await?;
+    Ok(Outcome::ok(
+        format!("Resolved {root} ({id}).\n"),
+        json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "resolve", "thread": root.to_string(), "decision": decision }),
+    ))
+}
+
+/// `parley reopen THREAD_ID`.
+pub(crate) async fn reopen(
+    ctx: &Context,
+    node: &mut impl Api,
+    thread: PostId,
+) -> Result<Outcome, ClientError> {
+    let located = locate(node, thread).await?;
+    let root = located.thread_or_refuse(thread, "reopen")?;
+    let id = publish(
+        ctx,
+        node,
+        located.space,
+        Content::Reopen(Reopen { thread: root }),
+    )
+    .await?;
+    Ok(Outcome::ok(
+        format!("Reopened {root} ({id}).\n"),
+        json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "reopen", "thread": root.to_string() }),
+    ))
+}
+
+/// Where a post is, as the node says.
+#[derive(Debug)]
+struct Located {
+    space: SpaceId,
+    thread: Option<PostId>,
+    author: UserId,
+    kind: u32,
+}
+
+impl Located {
+    /// The thread of a thread or reply; anything else cannot be `verb`-ed.
+    fn thread_or_refuse(&self, id: PostId, verb: &str) -> Result<PostId, ClientError> {
+        self.thread.ok_or_else(|| {
+            let kind = usize::try_from(self.kind)
+                .ok()
+                .and_then(|k| KIND_NAMES.get(k))
+                .copied()
+                .unwrap_or("unknown");
+            ClientError::Usage(format!(
+                "{id} is a {kind} post, not a thread or a reply; you can only {verb} those"
+            ))
+        })
+    }
+}
+
+async fn locate(node: &mut impl Api, id: PostId) -> Result<Located, ClientError> {
+    match node.ask(Request::Locate { id }).await? {
+        Response::Located {
+            space,
+            thread,
+            author,
+            kind,
+        } => Ok(Located {
+            space,
+            thread,
+            author,
+            kind,
+        }),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Signs `content` now, validating it; nothing is sent.
+fn sign(ctx: &Context, space: SpaceId, content: Content) -> Result<Post, ClientError> {
+    let key = ctx.home.key()?;
+    let now = ctx.now();
+    Ok(Post::sign(&key, space, now, content, now)?)
+}
+
+/// The body given on the command line, else one written in the editor (the connection
+/// is let go meanwhile).
+fn or_editor(
+    ctx: &Context,
+    node: &mut impl Api,
+    given: Option<Body>,
+    kind: &str,
+    initial: &str,
+) -> Result<Body, ClientError> {
+    if let Some(body) = given {
+        return Ok(body);
+    }
+    node.pause();
+    Ok(body::edit(&ctx.editor_setup(), kind, initial)?)
+}
+
+/// Publishes a post whose body came from `body`; its draft goes once acknowledged, and
+/// stays (and is named in the error) if not.
+async fn publish_body(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: SpaceId,
+    content: Content,
+    body: &Body,
+) -> Result<PostId, ClientError> {
+    match publish(ctx, node, space, content).await {
+        Ok(id) => {
+            body.acknowledged();
+            Ok(id)
+        }
+        Err(error) => match &body.draft {
+            Some(draft) => Err(ClientError::DraftKept {
+                error: Box::new(error),
+                draft: draft.clone(),
+            }),
+            None => Err(error),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_protocol::SecretKey;
+    use parley_protocol::content::Member;
+
+    use super::*;
+    use crate::commands::fake::{FakeNode, joined};
+    use crate::commands::space;
+    use crate::render::fixtures::NOW;
+
+    fn body(text: &str) -> BodyArgs {
+        BodyArgs {
+            body: Some(text.to_owned()),
+            body_file: None,
+        }
+    }
+
+    async fn team(ctx: &Context, node: &mut FakeNode) -> SpaceId {
+        let created = space::create(ctx, node, "team", "").await.unwrap();
+        created.json["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    fn id(outcome: &Outcome) -> PostId {
+        outcome.json["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_thread_is_posted_replied_to_edited_reacted_to_and_resolved() {
+        let (_dir, ctx, mut node) = joined();
+        let space = team(&ctx, &mut node).await;
+        let root = id(
+            &post(&ctx, &mut node, "team", "Release plan", &body("Friday?"))
+                .await
+                .unwrap(),
+        );
+        let first = id(&reply(&ctx, &mut node, root, &body("Yes")).await.unwrap());
+        let nested = reply(&ctx, &mut node, first, &body("Agreed"))
+            .await
+            .unwrap();
+        assert_eq!(nested.json["thread"], root.to_string());
+        assert_eq!(nested.json["parent"], first.to_string());
+        edit(&ctx, &mut node, first, None, &body("Yes, after QA"))
+            .await
+            .unwrap();
+        edit(
+            &ctx,
+            &mut node,
+            root,
+            Some("Release plan v2"),
+            &BodyArgs::default(),
+        )
+        .await
+        .unwrap();
+        react(&ctx, &mut node, root, "👍").await.unwrap();
+        let resolved = resolve_thread(&ctx, &mut node, first, "Ship Friday")
+            .await
+            .unwrap();
+        assert_eq!(
+            resolved.json["thread"],
+            root.to_string(),
+            "a reply's id resolves its thread"
+        );
+        let view = node.view(&space);
+        let thread = view.thread(&root).unwrap();
+        assert_eq!(thread.title, "Release plan v2");
+        assert_eq!(
+            thread.posts[0].body, "Friday?",
+            "a title-only edit keeps the body"
+        );
+        assert_eq!(thread.posts[1].body, "Yes, after QA");
+        assert!(thread.posts[1].edited);
+        assert_eq!(thread.posts[2].depth, 2);
+        assert_eq!(thread.resolution.as_ref().unwrap().decision, "Ship Friday");
+        assert_eq!(thread.posts[0].reactions["👍"].len(), 1);
+        reopen(&ctx, &mut node, root).await.unwrap();
+        assert!(
+            node.view(&space)
+                .thread(&root)
+                .unwrap()
+                .resolution
+                .is_none()
+        );
+        retract(&ctx, &mut node, first).await.unwrap();
+        let after = node.view(&space).thread(&root).cloned().unwrap();
+        assert_eq!(
+            after.posts.len(),
+            2,
+            "the nested reply stays, under the root"
+        );
+        assert!(after.posts[1].parent_missing);
+        // Every post was signed by the user's key, dated by the context's clock, each
+        // after the one before.
+        let me = ctx.home.key().unwrap().user_id();
+        assert!(
+            node.posts
+                .iter()
+                .all(|p| p.author() == me && p.created_at() >= NOW)
+        );
+        assert!(
+            node.posts
+                .windows(2)
+                .all(|w| w[0].created_at() < w[1].created_at())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_fails_locally_with_the_limit() {
+        let (_dir, ctx, mut node) = joined();
+        team(&ctx, &mut node).await;
+        let sent = node.requests.len();
+        let big = "x".repeat(300 * 1024);
+        let error = post(&ctx, &mut node, "team", "Big", &body(&big))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "too_large");
+        assert!(error.to_string().contains("262144"), "{error}");
+        assert_eq!(node.requests.len(), sent, "the node was not even asked");
+        let error = resolve_thread(&ctx, &mut node, PostId([1; 32]), &big)
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("the decision is 307200 bytes; the limit is 262144"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_title_fails_before_the_editor_opens() {
+        let (_dir, mut ctx, mut node) = joined();
+        team(&ctx, &mut node).await;
+        ctx.editor = Some("false".to_owned());
+        let error = post(&ctx, &mut node, "team", "two\nlines", &BodyArgs::default())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "invalid_post");
+        assert!(
+            error.to_string().contains("title must be a single line"),
+            "{error}"
+        );
+        assert!(error.to_string().ends_with("nothing was sent"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_editor_body_is_posted_and_its_draft_removed() {
+        let (_dir, mut ctx, mut node) = joined();
+        let space = team(&ctx, &mut node).await;
+        ctx.editor = Some("printf 'from the editor\\n' >>".to_owned());
+        let posted = post(&ctx, &mut node, "team", "Edited", &BodyArgs::default())
+            .await
+            .unwrap();
+        let root = id(&posted);
+        assert_eq!(
+            node.view(&space).thread(&root).unwrap().posts[0].body,
+            "from the editor"
+        );
+        assert_eq!(
+            node.pauses, 1,
+            "the connection is let go while the editor is open"
+        );
+        let drafts = ctx.home.drafts().unwrap();
+        assert_eq!(std::fs::read_dir(drafts).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_post_keeps_its_draft_and_says_where() {
+        let (_dir, mut ctx, mut node) = joined();
+        let other = SecretKey::from_seed(&[3; 32]);
+        let genesis = parley_protocol::content::Genesis {
+            name: "theirs".to_owned(),
+            description: String::new(),
+            home_node: node.id,
+            nonce: [0; 16],
+        };
+        let genesis = Post::sign_genesis(&other, NOW, genesis, NOW).unwrap();
+        let space = genesis.space();
+        node.insert(genesis);
+        ctx.editor = Some("printf 'precious words' >>".to_owned());
+        let error = post(
+            &ctx,
+            &mut node,
+            &space.to_string(),
+            "T",
+            &BodyArgs::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.code(), "not_member");
+        let message = error.to_string();
+        assert!(message.contains("not a member of space"), "{message}");
+        assert!(message.contains("your text is kept in"), "{message}");
+        let ClientError::DraftKept { draft, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(std::fs::read_to_string(draft).unwrap(), "precious words");
+    }
+
+    #[tokio::test]
+    async fn only_threads_and_replies_take_replies_and_only_authors_edit() {
+        let (_dir, ctx, mut node) = joined();
+        let space = team(&ctx, &mut node).await;
+        let genesis = node.posts[0].id();
+        let error = reply(&ctx, &mut node, genesis, &body("hi"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{genesis} is a genesis post, not a thread or a reply; you can only reply to those"
+            )
+        );
+        let other = SecretKey::from_seed(&[5; 32]);
+        publish(
+            &ctx,
+            &mut node,
+            space,
+            Content::AddMember(Member {
+                user: other.user_id(),
+            }),
+        )
+        .await
+        .unwrap();
+        let theirs = Post::sign(
+            &other,
+            space,
+            NOW,
+            Content::Thread(Thread {
+                title: "theirs".to_owned(),
+                body: String::new(),
+                mentions: Default::default(),
+            }),
+            NOW,
+        )
+        .unwrap();
+        let theirs_id = theirs.id();
+        node.insert(theirs);
+        let error = edit(&ctx, &mut node, theirs_id, None, &body("mine now"))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("only its author can edit it"),
+            "{error}"
+        );
+        let mine = id(&reply(&ctx, &mut node, theirs_id, &body("a reply"))
+            .await
+            .unwrap());
+        let error = edit(&ctx, &mut node, mine, Some("title"), &BodyArgs::default())
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("only a thread's first post has a title"),
+            "{error}"
+        );
+        let error = reply(&ctx, &mut node, PostId([9; 32]), &body("x"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "unknown");
+    }
+}

@@ -1,0 +1,212 @@
+//! Text helpers for people: untrusted text made safe for a terminal, short ids,
+//! relative times and wrapping.
+
+use parley_protocol::Timestamp;
+
+/// Columns used when the terminal's width is unknown (output to a pipe or file).
+pub(crate) const DEFAULT_WIDTH: usize = 80;
+/// Bodies are never wrapped narrower than this, however deep the reply.
+const MIN_WRAP: usize = 24;
+
+/// Untrusted multi-line text made safe to print: line breaks are kept, tabs become
+/// spaces, and every other control character (C0, DEL, C1, so no escape sequences)
+/// and bidirectional override is dropped.
+pub(crate) fn clean(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push('\n'),
+            '\t' => out.push_str("    "),
+            c if is_unsafe(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Untrusted one-line text (a title, a name) made safe: line breaks become spaces and
+/// control characters are dropped.
+pub(crate) fn clean_line(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if is_unsafe(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// Control characters and bidirectional overrides, which could rewrite what a
+/// terminal shows.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The start of an id's text, for people: `user1abcdefgh…`.
+pub(crate) fn short_id(id: &str) -> String {
+    let Some((prefix, data)) = id.split_once('1') else {
+        return clean_line(id);
+    };
+    let data: String = data.chars().take(8).collect();
+    clean_line(&format!("{prefix}1{data}…"))
+}
+
+/// How long ago `then` was, seen from `now`: "just now", "5m ago", "3h ago", "2d ago",
+/// or the date (UTC) for anything older than 30 days.
+pub(crate) fn relative_time(now: Timestamp, then: Timestamp) -> String {
+    const MINUTE: u64 = 60 * 1000;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    let (now, then) = (now.as_millis(), then.as_millis());
+    if then > now {
+        let ahead = then - now;
+        return if ahead < MINUTE {
+            "just now".to_owned()
+        } else if ahead < HOUR {
+            format!("in {}m", ahead / MINUTE)
+        } else {
+            format!("in {}h", ahead / HOUR)
+        };
+    }
+    let ago = now - then;
+    if ago < MINUTE {
+        "just now".to_owned()
+    } else if ago < HOUR {
+        format!("{}m ago", ago / MINUTE)
+    } else if ago < DAY {
+        format!("{}h ago", ago / HOUR)
+    } else if ago < 30 * DAY {
+        format!("{}d ago", ago / DAY)
+    } else {
+        date(Timestamp::from_millis(then))
+    }
+}
+
+/// The UTC date of `time`, `YYYY-MM-DD`.
+pub(crate) fn date(time: Timestamp) -> String {
+    // Days to civil date (Howard Hinnant's algorithm, for days since 1970-01-01).
+    let days = time.as_millis() / (24 * 60 * 60 * 1000);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `text` (already cleaned) wrapped to `width` columns, each line prefixed by `indent`
+/// spaces. Line breaks in the text are kept; blank lines stay blank (no trailing spaces).
+pub(crate) fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let pad = " ".repeat(indent);
+    let columns = width.saturating_sub(indent).max(MIN_WRAP);
+    let options = textwrap::Options::new(columns).break_words(true);
+    let mut lines = Vec::new();
+    for line in text.split('\n') {
+        if line.trim().is_empty() {
+            lines.push(String::new());
+            continue;
+        }
+        for piece in textwrap::wrap(line, &options) {
+            lines.push(format!("{pad}{piece}"));
+        }
+    }
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// The terminal's width in columns, or [`DEFAULT_WIDTH`] when stdout is no terminal.
+pub(crate) fn terminal_width() -> usize {
+    terminal_size::terminal_size()
+        .map(|(terminal_size::Width(w), _)| usize::from(w))
+        .filter(|w| *w >= 20)
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_and_controls_are_stripped() {
+        assert_eq!(
+            clean("a\x1b[31mred\x1b[0m\x07\r\nb\tc"),
+            "a[31mred[0m\nb    c"
+        );
+        assert_eq!(clean("\u{9b}31m\u{202e}evil"), "31mevil");
+        assert_eq!(
+            clean_line("two\nlines\x1b]0;title\x07"),
+            "two lines]0;title"
+        );
+        assert_eq!(clean("emoji 👍 and ünïcode"), "emoji 👍 and ünïcode");
+    }
+
+    #[test]
+    fn ids_are_shortened_for_people() {
+        assert_eq!(
+            short_id("user1qqsyqcyq5rqwzqfpg9scrgwpugpzysnzs23v9ccrydpk"),
+            "user1qqsyqcyq…"
+        );
+        assert_eq!(short_id("plain"), "plain");
+    }
+
+    #[test]
+    fn times_read_as_how_long_ago() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let ago = |ms: u64| relative_time(now, Timestamp::from_millis(now.as_millis() - ms));
+        assert_eq!(ago(0), "just now");
+        assert_eq!(ago(59_999), "just now");
+        assert_eq!(ago(60_000), "1m ago");
+        assert_eq!(ago(3 * 3_600_000 + 5), "3h ago");
+        assert_eq!(ago(2 * 86_400_000), "2d ago");
+        assert_eq!(ago(40 * 86_400_000), "2026-12-06");
+        let later = |ms: u64| relative_time(now, Timestamp::from_millis(now.as_millis() + ms));
+        assert_eq!(later(10_000), "just now");
+        assert_eq!(later(5 * 60_000), "in 5m");
+        assert_eq!(later(2 * 3_600_000), "in 2h");
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_days() {
+        assert_eq!(date(Timestamp::from_millis(0)), "1970-01-01");
+        assert_eq!(date(Timestamp::from_millis(951_782_400_000)), "2000-02-29");
+        assert_eq!(
+            date(Timestamp::from_millis(1_735_689_599_999)),
+            "2024-12-31"
+        );
+    }
+
+    #[test]
+    fn bodies_wrap_to_the_width_with_indentation() {
+        let text = "one two three four five six seven eight nine ten\n\nnext paragraph";
+        let lines = wrap(text, 30, 4);
+        assert_eq!(
+            lines,
+            vec![
+                "    one two three four five",
+                "    six seven eight nine ten",
+                "",
+                "    next paragraph",
+            ]
+        );
+        assert!(lines.iter().all(|line| line.chars().count() <= 30));
+        // Deep indentation never squeezes a body below the minimum.
+        let deep = wrap("aaaa bbbb cccc dddd eeee ffff", 30, 28);
+        assert_eq!(deep.len(), 2, "{deep:?}");
+        assert!(
+            deep.iter().all(
+                |line| line.trim_start().len() <= MIN_WRAP && line.starts_with(&" ".repeat(28))
+            )
+        );
+        // A long word is broken rather than overflowing.
+        let long = wrap(&"x".repeat(61), 30, 0);
+        assert_eq!(long.len(), 3);
+        assert!(wrap("\n\n", 30, 2).is_empty());
+    }
+}
