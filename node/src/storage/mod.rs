@@ -1,1 +1,139 @@
-//! Storage in sled, and only here.
+//! The node's store: posts, their indexes, tombstones, space state, users, invites, read
+//! cursors and peers, in one sled database. This module is the only one that names sled.
+//!
+//! # Guarantees
+//!
+//! - A post and all its index entries are written by one atomic sled batch: after a
+//!   crash either all of them are there or none is.
+//! - A post is acknowledged only after a flush (fsync) that covers it: go through the
+//!   [`Committer`], which groups concurrent requests so that one flush covers many
+//!   posts. [`Storage::insert`] alone does not flush; sled writes unflushed data within
+//!   500 ms on its own, but nothing should be promised before a flush.
+//! - Storing is idempotent: a post stored again is reported [`Inserted::Duplicate`] and
+//!   not rewritten; a post whose bytes were dropped for a retraction is refused as
+//!   [`Inserted::Retracted`].
+//! - Users, invites, peers and space state are flushed before their calls return (they
+//!   are rare); read cursors are not (losing a mark is harmless).
+//! - Opening refuses, with a [`StorageError`] a person can act on, a path that is not a
+//!   directory, a directory of other files, a sled database that is not Parley's, a
+//!   store of a newer format, a store another process holds, and a damaged database.
+//!   A record that does not decode is [`StorageError::Corrupt`] naming its key; nothing
+//!   read from disk can make this module panic (sled itself is guarded at open).
+//!
+//! # Layout (format version 1)
+//!
+//! One sled tree (the default one) with keys that start with a tag byte; every field
+//! after it has a fixed width, so prefixes scan exactly one space, thread or user.
+//! Ids are their 32 raw bytes; times are milliseconds as `u64` big-endian, so keys
+//! sort by time. `KEY` columns name the fields in order.
+//!
+//! | key | value | what |
+//! | --- | --- | --- |
+//! | `m` | `parley/node-store` then `u32` BE version | format record |
+//! | `p id` | envelope bytes | posts held in full |
+//! | `i space created_at id` | empty, or `x` for a tombstone | reconciliation items, in order |
+//! | `t space anchor created_at id` | empty | thread index (see below) |
+//! | `g space id` | empty | the space's genesis post |
+//! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
+//! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |
+//! | `u user` | JSON `{"joined_at": ms}` | registered users |
+//! | `v blake3(token)` | JSON `{"uses_left": n, "expires_at": ms or null}` | invites |
+//! | `r user space id` | empty | read cursors |
+//! | `n node` | JSON `{"address": "NODE_ID@HOST:PORT"}` | peer nodes |
+//!
+//! The thread index files each post under its *anchor*, the post its content points
+//! at: a reply under its thread's root, an edit, retraction or reaction under its
+//! target, a resolve or reopen under its thread. A thread is then its root and
+//! everything reachable from it through anchors ([`Storage::thread_posts`]), which
+//! needs no lookup when a post is stored, whatever order posts arrive in. Entries stay
+//! when a post becomes a tombstone, so what hangs below it is still found.
+//!
+//! JSON records keep ids in their text form (`usr1…`, `nod1…`) so a person can read
+//! them with any sled tool; envelope bytes are stored as they travel (no re-encoding).
+
+mod commit;
+mod cursors;
+mod error;
+mod format;
+mod keys;
+mod peers;
+mod posts;
+mod record;
+mod state;
+mod tombstone;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
+pub use error::{Corruption, InviteError, StorageError};
+pub use format::FORMAT_VERSION;
+pub use posts::Inserted;
+pub use state::SpaceState;
+pub use users::RegisteredUser;
+
+/// The most memory sled may use for its page cache. sled's default is 1 GiB; the node
+/// must stay well under 200 MB.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// An open store. Cloning is cheap and shares the database.
+#[derive(Clone)]
+pub struct Storage {
+    db: sled::Db,
+    path: Arc<PathBuf>,
+    /// Serializes writers of posts and tombstones, so that checking what is stored and
+    /// writing the batch happen as one step.
+    writer: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Opens the store in `dir`, creating it when `dir` is missing or empty.
+    ///
+    /// Refuses, with the variant saying why, anything that is not a Parley store this
+    /// build can read; see the module documentation.
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        let db = format::open(dir)?;
+        Ok(Self {
+            db,
+            path: Arc::new(dir.to_path_buf()),
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes everything stored so far to disk (fsync) and returns when it is durable.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Like [`Storage::flush`], without blocking the async runtime.
+    pub async fn flush_async(&self) -> Result<(), StorageError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Bytes the store's files take on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Takes the writer lock. A panic while it was held cannot leave a half-written
+    /// batch (batches are atomic), so a poisoned lock is simply taken over.
+    fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

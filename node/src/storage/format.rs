@@ -1,0 +1,339 @@
+//! Opening a store: what the directory must hold, the format record, and sled's errors
+//! turned into ones a person can act on.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::{Corruption, StorageError};
+use super::{CACHE_BYTES, keys};
+
+/// The store format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The format record's value starts with this, then the version as `u32` big-endian.
+const MAGIC: &[u8] = b"parley/node-store";
+
+/// sled's own files and folders in a database directory.
+const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
+
+/// Opens (or creates) the sled database in `dir` and checks it is a Parley store of a
+/// format this build reads.
+pub(super) fn open(dir: &Path) -> Result<sled::Db, StorageError> {
+    let existed = check_directory(dir)?;
+    let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+    // sled 0.34 may panic on some damaged files instead of returning an error; a
+    // damaged store must be an error, never a crash of the node.
+    let db = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => db,
+        Ok(Err(error)) => return Err(open_error(dir, error)),
+        Err(_) => {
+            return Err(StorageError::EnginePanicked {
+                path: dir.to_path_buf(),
+            });
+        }
+    };
+    check_format(dir, &db, existed)?;
+    Ok(db)
+}
+
+/// Refuses a path that is a file, or a directory that holds files but no database.
+/// Returns whether a database was there already.
+fn check_directory(dir: &Path) -> Result<bool, StorageError> {
+    let io = |source| StorageError::Io {
+        path: dir.to_path_buf(),
+        source: Arc::new(source),
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(StorageError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        Err(error) => return Err(io(error)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        names.push(
+            entry
+                .map_err(io)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    if names.is_empty() {
+        return Ok(false);
+    }
+    if names.iter().any(|name| name == "db") {
+        return Ok(true);
+    }
+    names.sort();
+    let file = names
+        .iter()
+        .find(|name| !SLED_FILES.contains(&name.as_str()))
+        .or_else(|| names.first())
+        .cloned()
+        .unwrap_or_default();
+    Err(StorageError::OtherFiles {
+        path: dir.to_path_buf(),
+        file,
+    })
+}
+
+/// Checks the format record; writes it (durably) into a new database. A database that
+/// was there before and has no format record is refused even when it reads as empty:
+/// sled may have discarded what it could not read.
+fn check_format(dir: &Path, db: &sled::Db, existed: bool) -> Result<(), StorageError> {
+    match db.get(keys::META)? {
+        Some(value) => {
+            let version = parse_meta(&value).ok_or_else(|| {
+                if value.starts_with(MAGIC) {
+                    keys::corrupt(
+                        keys::META,
+                        Corruption::Length {
+                            expected: MAGIC.len() + 4,
+                            found: value.len(),
+                        },
+                    )
+                } else {
+                    StorageError::ForeignDatabase {
+                        path: dir.to_path_buf(),
+                    }
+                }
+            })?;
+            if version > FORMAT_VERSION {
+                return Err(StorageError::NewerFormat {
+                    path: dir.to_path_buf(),
+                    found: version,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            if version == 0 {
+                return Err(keys::corrupt(keys::META, Corruption::Magic));
+            }
+            Ok(())
+        }
+        None if existed && is_empty(db) => Err(StorageError::MissingFormat {
+            path: dir.to_path_buf(),
+        }),
+        None if is_empty(db) => {
+            db.insert(keys::META, meta_value(FORMAT_VERSION))?;
+            db.flush()?;
+            Ok(())
+        }
+        None => Err(StorageError::ForeignDatabase {
+            path: dir.to_path_buf(),
+        }),
+    }
+}
+
+/// Whether the database holds nothing at all: no key, and no tree but the default.
+fn is_empty(db: &sled::Db) -> bool {
+    db.is_empty() && db.tree_names().len() <= 1
+}
+
+/// The format record's value for `version`.
+fn meta_value(version: u32) -> Vec<u8> {
+    let mut value = MAGIC.to_vec();
+    value.extend_from_slice(&version.to_be_bytes());
+    value
+}
+
+/// The version in a format record, or `None` if it is not one.
+fn parse_meta(value: &[u8]) -> Option<u32> {
+    let version = value.strip_prefix(MAGIC)?;
+    Some(u32::from_be_bytes(version.try_into().ok()?))
+}
+
+/// sled's error at open, named for what it means here.
+fn open_error(dir: &Path, error: sled::Error) -> StorageError {
+    let path = dir.to_path_buf();
+    match error {
+        // sled 0.34.7 reports a lock held elsewhere as this `Io` error (config.rs,
+        // `try_lock`); the version is pinned, and a test checks the mapping.
+        sled::Error::Io(source)
+            if source.kind() == std::io::ErrorKind::Other
+                && source.to_string().starts_with("could not acquire lock") =>
+        {
+            StorageError::Locked { path }
+        }
+        sled::Error::Io(source) => StorageError::Io {
+            path,
+            source: Arc::new(source),
+        },
+        other => StorageError::Unreadable {
+            path,
+            source: Arc::new(other),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    fn expect_err(dir: &Path) -> StorageError {
+        match Storage::open(dir) {
+            Ok(_) => panic!("{} opened", dir.display()),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn a_new_directory_becomes_a_store_that_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db");
+        drop(Storage::open(&dir).unwrap());
+        let storage = Storage::open(&dir).unwrap();
+        assert_eq!(
+            parse_meta(&storage.db.get(keys::META).unwrap().unwrap()),
+            Some(FORMAT_VERSION)
+        );
+        // An existing empty directory is fine too.
+        drop(Storage::open(&tmp.path().join("empty")).unwrap());
+    }
+
+    #[test]
+    fn a_file_is_not_a_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, b"hello").unwrap();
+        assert!(matches!(
+            expect_err(&file),
+            StorageError::NotADirectory { .. }
+        ));
+    }
+
+    #[test]
+    fn a_directory_of_other_files_is_refused_and_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("notes.txt"), b"mine").unwrap();
+        let error = expect_err(tmp.path());
+        assert!(
+            matches!(&error, StorageError::OtherFiles { file, .. } if file == "notes.txt"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("is not a parley store"));
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_foreign_sled_database_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(tmp.path()).unwrap();
+            db.insert(b"config", b"someone else's".as_slice()).unwrap();
+            db.flush().unwrap();
+        }
+        assert!(matches!(
+            expect_err(tmp.path()),
+            StorageError::ForeignDatabase { .. }
+        ));
+        {
+            let db = sled::open(tmp.path()).unwrap();
+            db.insert(keys::META, b"other/magic\0\0\0\x01".as_slice())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        assert!(matches!(
+            expect_err(tmp.path()),
+            StorageError::ForeignDatabase { .. }
+        ));
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_and_a_broken_record_is_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Storage::open(tmp.path()).unwrap());
+        for (value, expected) in [
+            (meta_value(2), "format version 2"),
+            (meta_value(0), "stored record m/ is corrupt"),
+            (MAGIC.to_vec(), "stored record m/ is corrupt"),
+        ] {
+            {
+                let db = sled::open(tmp.path()).unwrap();
+                db.insert(keys::META, value).unwrap();
+                db.flush().unwrap();
+            }
+            let error = expect_err(tmp.path());
+            assert!(error.to_string().contains(expected), "{error}");
+        }
+        let error = {
+            let db = sled::open(tmp.path()).unwrap();
+            db.insert(keys::META, meta_value(7)).unwrap();
+            db.flush().unwrap();
+            drop(db);
+            expect_err(tmp.path())
+        };
+        assert!(matches!(
+            error,
+            StorageError::NewerFormat {
+                found: 7,
+                supported: FORMAT_VERSION,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_store_in_use_is_locked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let _held = Storage::open(tmp.path()).unwrap();
+        let error = expect_err(tmp.path());
+        assert!(matches!(error, StorageError::Locked { .. }), "{error:?}");
+        assert!(error.to_string().contains("already running"));
+    }
+
+    #[test]
+    fn damaged_database_files_are_errors_not_panics() {
+        type Damage = (&'static str, fn(&Path));
+        let damage: [Damage; 4] = [
+            ("garbage db", |dir| {
+                std::fs::write(dir.join("db"), vec![0xa5; 100_000]).unwrap();
+            }),
+            ("truncated db", |dir| {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("db"))
+                    .unwrap();
+                file.set_len(100).unwrap();
+            }),
+            ("garbage conf", |dir| {
+                std::fs::write(dir.join("conf"), b"segment_size: banana").unwrap();
+            }),
+            ("flipped bytes", |dir| {
+                let mut bytes = std::fs::read(dir.join("db")).unwrap();
+                for byte in bytes.iter_mut().skip(20).step_by(97) {
+                    *byte ^= 0x5a;
+                }
+                std::fs::write(dir.join("db"), bytes).unwrap();
+            }),
+        ];
+        for (what, damage) in damage {
+            let tmp = tempfile::tempdir().unwrap();
+            {
+                let storage = Storage::open(tmp.path()).unwrap();
+                storage.db.insert(b"u-something", vec![1; 3000]).unwrap();
+                storage.flush().unwrap();
+            }
+            damage(tmp.path());
+            // Before the format check refused existing databases without their format
+            // record, sled read three of these as empty and the store started afresh,
+            // silently losing everything.
+            match Storage::open(tmp.path()) {
+                Err(error) => assert!(
+                    matches!(
+                        error,
+                        StorageError::MissingFormat { .. } | StorageError::Unreadable { .. }
+                    ),
+                    "{what}: {error:?}"
+                ),
+                Ok(_) => panic!("{what}: a damaged store opened"),
+            }
+        }
+    }
+}

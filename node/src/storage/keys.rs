@@ -1,0 +1,258 @@
+//! Keys of the store's one tree: a tag byte, then fixed-width fields (see the layout
+//! table in the module documentation).
+
+use parley_protocol::sync::Item;
+use parley_protocol::{NodeId, PostId, SpaceId, Timestamp, UserId};
+
+use super::error::{Corruption, StorageError};
+
+/// The format record.
+pub(super) const META: &[u8] = b"m";
+/// Posts held in full: `p id`.
+pub(super) const POST: u8 = b'p';
+/// Reconciliation items: `i space created_at id`.
+pub(super) const ITEM: u8 = b'i';
+/// Thread index: `t space anchor created_at id`.
+pub(super) const THREAD: u8 = b't';
+/// Genesis index: `g space id`.
+pub(super) const GENESIS: u8 = b'g';
+/// Tombstones: `x id`.
+pub(super) const TOMBSTONE: u8 = b'x';
+/// Space state: `s space`.
+pub(super) const SPACE_STATE: u8 = b's';
+/// Registered users: `u user`.
+pub(super) const USER: u8 = b'u';
+/// Invites: `v blake3(token)`.
+pub(super) const INVITE: u8 = b'v';
+/// Read cursors: `r user space id`.
+pub(super) const READ: u8 = b'r';
+/// Peer nodes: `n node`.
+pub(super) const PEER: u8 = b'n';
+
+/// The value of an item whose post is a tombstone; a post held in full has an empty one.
+pub(super) const TOMBSTONE_MARK: &[u8] = b"x";
+
+const ID: usize = 32;
+const TIME: usize = 8;
+/// Length of an item key.
+const ITEM_LEN: usize = 1 + ID + TIME + ID;
+
+/// `p id`.
+pub(super) fn post(id: &PostId) -> Vec<u8> {
+    build(POST, &[id.as_bytes()])
+}
+
+/// `x id`.
+pub(super) fn tombstone(id: &PostId) -> Vec<u8> {
+    build(TOMBSTONE, &[id.as_bytes()])
+}
+
+/// `i space created_at id`.
+pub(super) fn item(space: &SpaceId, item: &Item) -> Vec<u8> {
+    build(
+        ITEM,
+        &[
+            space.as_bytes(),
+            &item.created_at.as_millis().to_be_bytes(),
+            item.id.as_bytes(),
+        ],
+    )
+}
+
+/// `i space`: every item of a space.
+pub(super) fn items_of(space: &SpaceId) -> Vec<u8> {
+    build(ITEM, &[space.as_bytes()])
+}
+
+/// The space and item of an item key.
+pub(super) fn parse_item(key: &[u8]) -> Result<(SpaceId, Item), StorageError> {
+    if key.len() != ITEM_LEN {
+        return Err(corrupt(
+            key,
+            Corruption::Length {
+                expected: ITEM_LEN,
+                found: key.len(),
+            },
+        ));
+    }
+    let space = SpaceId::from_bytes(array(&key[1..1 + ID]));
+    let created_at = u64::from_be_bytes(array(&key[1 + ID..1 + ID + TIME]));
+    let id = PostId::from_bytes(array(&key[1 + ID + TIME..]));
+    Ok((space, Item::new(Timestamp::from_millis(created_at), id)))
+}
+
+/// `t space anchor created_at id`.
+pub(super) fn thread(space: &SpaceId, anchor: &PostId, item: &Item) -> Vec<u8> {
+    build(
+        THREAD,
+        &[
+            space.as_bytes(),
+            anchor.as_bytes(),
+            &item.created_at.as_millis().to_be_bytes(),
+            item.id.as_bytes(),
+        ],
+    )
+}
+
+/// `t space anchor`: every post filed under `anchor`.
+pub(super) fn filed_under(space: &SpaceId, anchor: &PostId) -> Vec<u8> {
+    build(THREAD, &[space.as_bytes(), anchor.as_bytes()])
+}
+
+/// `g space id`.
+pub(super) fn genesis(space: &SpaceId, id: &PostId) -> Vec<u8> {
+    build(GENESIS, &[space.as_bytes(), id.as_bytes()])
+}
+
+/// `g space`.
+pub(super) fn genesis_of(space: &SpaceId) -> Vec<u8> {
+    build(GENESIS, &[space.as_bytes()])
+}
+
+/// `s space`.
+pub(super) fn space_state(space: &SpaceId) -> Vec<u8> {
+    build(SPACE_STATE, &[space.as_bytes()])
+}
+
+/// `u user`.
+pub(super) fn user(user: &UserId) -> Vec<u8> {
+    build(USER, &[user.as_bytes()])
+}
+
+/// `v hash`.
+pub(super) fn invite(hash: &[u8; 32]) -> Vec<u8> {
+    build(INVITE, &[hash])
+}
+
+/// `r user space id`.
+pub(super) fn read(user: &UserId, space: &SpaceId, id: &PostId) -> Vec<u8> {
+    build(READ, &[user.as_bytes(), space.as_bytes(), id.as_bytes()])
+}
+
+/// `r user space`.
+pub(super) fn read_in(user: &UserId, space: &SpaceId) -> Vec<u8> {
+    build(READ, &[user.as_bytes(), space.as_bytes()])
+}
+
+/// `n node`.
+pub(super) fn peer(node: &NodeId) -> Vec<u8> {
+    build(PEER, &[node.as_bytes()])
+}
+
+/// The id that ends `key` (item, thread, genesis and read keys all end with one), after
+/// checking the key has the length its layout gives it.
+pub(super) fn trailing_id(key: &[u8], expected_len: usize) -> Result<PostId, StorageError> {
+    if key.len() != expected_len {
+        return Err(corrupt(
+            key,
+            Corruption::Length {
+                expected: expected_len,
+                found: key.len(),
+            },
+        ));
+    }
+    Ok(PostId::from_bytes(array(&key[key.len() - ID..])))
+}
+
+/// The 32 bytes after the tag of a `u`, `s` or `n` key.
+pub(super) fn single_id(key: &[u8]) -> Result<[u8; 32], StorageError> {
+    if key.len() != 1 + ID {
+        return Err(corrupt(
+            key,
+            Corruption::Length {
+                expected: 1 + ID,
+                found: key.len(),
+            },
+        ));
+    }
+    Ok(array(&key[1..]))
+}
+
+/// Lengths of the keys that end with an id.
+pub(super) const THREAD_LEN: usize = 1 + ID + ID + TIME + ID;
+/// `g space id`.
+pub(super) const GENESIS_LEN: usize = 1 + ID + ID;
+/// `r user space id`.
+pub(super) const READ_LEN: usize = 1 + ID + ID + ID;
+
+/// The smallest key after every key that starts with `prefix`, or `None` when no key
+/// can follow (the prefix is all `0xff`).
+pub(super) fn after_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut next = prefix.to_vec();
+    while let Some(last) = next.pop() {
+        if last < u8::MAX {
+            next.push(last + 1);
+            return Some(next);
+        }
+    }
+    None
+}
+
+/// A key as a person reads it in an error: its tag, `/`, the rest in hex.
+pub(super) fn name(key: &[u8]) -> String {
+    match key.split_first() {
+        Some((tag, rest)) if tag.is_ascii_graphic() => {
+            format!("{}/{}", char::from(*tag), hex::encode(rest))
+        }
+        _ => hex::encode(key),
+    }
+}
+
+/// A corrupt-record error for `key`.
+pub(super) fn corrupt(key: &[u8], problem: Corruption) -> StorageError {
+    StorageError::Corrupt {
+        key: name(key),
+        problem,
+    }
+}
+
+/// Copies a slice whose length the caller checked.
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(bytes);
+    out
+}
+
+fn build(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut key = Vec::with_capacity(len);
+    key.push(tag);
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_keys_sort_by_time_then_id_and_round_trip() {
+        let space = SpaceId::from_bytes([7; 32]);
+        let a = Item::new(Timestamp::from_millis(1), PostId::from_bytes([9; 32]));
+        let b = Item::new(Timestamp::from_millis(256), PostId::from_bytes([0; 32]));
+        let c = Item::new(Timestamp::from_millis(256), PostId::from_bytes([1; 32]));
+        assert!(item(&space, &a) < item(&space, &b) && item(&space, &b) < item(&space, &c));
+        assert_eq!(parse_item(&item(&space, &c)).unwrap(), (space, c));
+        assert!(item(&space, &a).starts_with(&items_of(&space)));
+    }
+
+    #[test]
+    fn short_keys_are_corrupt_not_panics() {
+        let error = parse_item(b"i\x01\x02").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("stored record i/0102 is corrupt")
+        );
+        assert!(trailing_id(b"t", THREAD_LEN).is_err());
+        assert!(single_id(b"u\x00").is_err());
+    }
+
+    #[test]
+    fn the_key_after_a_prefix() {
+        assert_eq!(after_prefix(b"i\x01\xff"), Some(b"i\x02".to_vec()));
+        assert_eq!(after_prefix(b"\xff\xff"), None);
+    }
+}

@@ -1,0 +1,418 @@
+//! Posts and their indexes: storing a group atomically, and reading posts back by id,
+//! by space, by thread.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use parley_protocol::envelope::KIND_TAG_OFFSET;
+use parley_protocol::sync::Item;
+use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
+
+use super::error::{Corruption, StorageError};
+use super::{Storage, keys};
+
+/// What storing one post did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Inserted {
+    /// The post is new and now stored with its index entries.
+    New,
+    /// The post was stored already (or earlier in the same group); nothing was written.
+    Duplicate,
+    /// The post was retracted and its bytes dropped; it is refused for good.
+    Retracted,
+}
+
+impl Storage {
+    /// Stores `posts` and all their index entries in one atomic batch and reports, in
+    /// order, what happened to each. Does not flush: use the [`super::Committer`] to
+    /// acknowledge posts durably.
+    pub fn insert(&self, posts: &[Post]) -> Result<Vec<Inserted>, StorageError> {
+        let _writer = self.lock_writer();
+        let mut batch = sled::Batch::default();
+        let mut seen: BTreeMap<PostId, Inserted> = BTreeMap::new();
+        let mut outcomes = Vec::with_capacity(posts.len());
+        for post in posts {
+            let id = post.id();
+            let outcome = match seen.get(&id) {
+                Some(Inserted::Retracted) => Inserted::Retracted,
+                Some(_) => Inserted::Duplicate,
+                None if self.db.contains_key(keys::tombstone(&id))? => Inserted::Retracted,
+                None if self.db.contains_key(keys::post(&id))? => Inserted::Duplicate,
+                None => {
+                    write_post(&mut batch, post);
+                    Inserted::New
+                }
+            };
+            seen.insert(id, outcome);
+            outcomes.push(outcome);
+        }
+        self.db.apply_batch(batch)?;
+        Ok(outcomes)
+    }
+
+    /// The post `id`, if held in full. `now` is the reader's clock; a post stored
+    /// earlier is never refused for being dated ahead of it (the clock may have stepped
+    /// back since it was accepted).
+    pub fn get(&self, id: &PostId, now: Timestamp) -> Result<Option<Post>, StorageError> {
+        match self.db.get(keys::post(id))? {
+            Some(bytes) => decode_stored(id, &bytes, now).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the post `id` is held in full.
+    pub fn contains(&self, id: &PostId) -> Result<bool, StorageError> {
+        Ok(self.db.contains_key(keys::post(id))?)
+    }
+
+    /// Whether the post `id` is held in full or as a tombstone: either way a peer need
+    /// not send it.
+    pub fn knows(&self, id: &PostId) -> Result<bool, StorageError> {
+        Ok(self.contains(id)? || self.is_retracted(id)?)
+    }
+
+    /// Every item of `space`, posts and tombstones, in `(created_at, id)` order: what
+    /// reconciliation runs over.
+    pub fn items(&self, space: &SpaceId) -> Result<Vec<Item>, StorageError> {
+        let mut items = Vec::new();
+        for entry in self.db.scan_prefix(keys::items_of(space)) {
+            let (key, _) = entry?;
+            items.push(keys::parse_item(&key)?.1);
+        }
+        Ok(items)
+    }
+
+    /// Every post of `space` held in full, in `(created_at, id)` order, each validated
+    /// again (a record that no longer validates is [`StorageError::Corrupt`]).
+    pub fn space_posts(&self, space: &SpaceId, now: Timestamp) -> Result<Vec<Post>, StorageError> {
+        let mut posts = Vec::new();
+        for entry in self.db.scan_prefix(keys::items_of(space)) {
+            let (key, value) = entry?;
+            if !value.is_empty() {
+                continue; // a tombstone
+            }
+            let (_, item) = keys::parse_item(&key)?;
+            // A post dropped for a retraction between the two reads is skipped.
+            if let Some(post) = self.get(&item.id, now)? {
+                posts.push(post);
+            }
+        }
+        Ok(posts)
+    }
+
+    /// How many posts of `space` are held in full.
+    pub fn count(&self, space: &SpaceId) -> Result<u64, StorageError> {
+        let mut count = 0;
+        for entry in self.db.scan_prefix(keys::items_of(space)) {
+            let (_, value) = entry?;
+            if value.is_empty() {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// The thread rooted at `root` as stored: the root and every post reachable from it
+    /// through the thread index (replies, edits, reactions, retractions, resolves and
+    /// reopens, and posts about those), held in full, in `(created_at, id)` order.
+    pub fn thread_posts(
+        &self,
+        space: &SpaceId,
+        root: &PostId,
+        now: Timestamp,
+    ) -> Result<Vec<Post>, StorageError> {
+        let mut found = BTreeSet::from([*root]);
+        let mut frontier = vec![*root];
+        while let Some(anchor) = frontier.pop() {
+            for entry in self.db.scan_prefix(keys::filed_under(space, &anchor)) {
+                let (key, _) = entry?;
+                let id = keys::trailing_id(&key, keys::THREAD_LEN)?;
+                if found.insert(id) {
+                    frontier.push(id);
+                }
+            }
+        }
+        let mut posts = Vec::with_capacity(found.len());
+        for id in &found {
+            if let Some(post) = self.get(id, now)?
+                && post.space() == *space
+            {
+                posts.push(post);
+            }
+        }
+        posts.sort_by_key(Post::sort_key);
+        Ok(posts)
+    }
+
+    /// The spaces with at least one item (post or tombstone), in id order.
+    pub fn spaces(&self) -> Result<Vec<SpaceId>, StorageError> {
+        let mut spaces = Vec::new();
+        let mut from = vec![keys::ITEM];
+        while let Some(entry) = self.db.range(from.as_slice()..).next() {
+            let (key, _) = entry?;
+            if key.first() != Some(&keys::ITEM) {
+                break;
+            }
+            let (space, _) = keys::parse_item(&key)?;
+            spaces.push(space);
+            match keys::after_prefix(&keys::items_of(&space)) {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        Ok(spaces)
+    }
+
+    /// The genesis post of `space`, if held.
+    pub fn genesis(&self, space: &SpaceId, now: Timestamp) -> Result<Option<Post>, StorageError> {
+        for entry in self.db.scan_prefix(keys::genesis_of(space)) {
+            let (key, _) = entry?;
+            let id = keys::trailing_id(&key, keys::GENESIS_LEN)?;
+            if let Some(post) = self.get(&id, now)? {
+                return Ok(Some(post));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The space's name: from its stored [`super::SpaceState`], else from its genesis.
+    pub fn space_name(
+        &self,
+        space: &SpaceId,
+        now: Timestamp,
+    ) -> Result<Option<String>, StorageError> {
+        if let Some(state) = self.space_state(space)? {
+            return Ok(Some(state.name));
+        }
+        Ok(self
+            .genesis(space, now)?
+            .and_then(|post| match post.content() {
+                Content::Genesis(genesis) => Some(genesis.name.clone()),
+                _ => None,
+            }))
+    }
+}
+
+/// The post a post's content files it under in the thread index (see the module
+/// documentation): none for posts outside threads.
+pub(super) fn anchor(content: &Content) -> Option<PostId> {
+    match content {
+        Content::Reply(reply) => Some(reply.root),
+        Content::Edit(edit) => Some(edit.target),
+        Content::Retraction(retraction) => Some(retraction.target),
+        Content::Reaction(reaction) => Some(reaction.target),
+        Content::Resolve(resolve) => Some(resolve.thread),
+        Content::Reopen(reopen) => Some(reopen.thread),
+        _ => None,
+    }
+}
+
+/// Decodes a stored envelope, checking it still validates and hashes to its key.
+pub(super) fn decode_stored(
+    id: &PostId,
+    bytes: &[u8],
+    now: Timestamp,
+) -> Result<Post, StorageError> {
+    let now = stored_created_at(bytes).map_or(now, |created_at| created_at.max(now));
+    let post = Post::decode(bytes, now)
+        .map_err(|error| keys::corrupt(&keys::post(id), Corruption::Envelope(error)))?;
+    if post.id() != *id {
+        return Err(keys::corrupt(
+            &keys::post(id),
+            Corruption::IdMismatch {
+                computed: post.id(),
+            },
+        ));
+    }
+    Ok(post)
+}
+
+/// Writes a new post and its index entries into `batch`.
+fn write_post(batch: &mut sled::Batch, post: &Post) {
+    let space = post.space();
+    let item = Item::from(post);
+    batch.insert(keys::post(&item.id), post.bytes());
+    batch.insert(keys::item(&space, &item), &[]);
+    if let Some(anchor) = anchor(post.content()) {
+        batch.insert(keys::thread(&space, &anchor, &item), &[]);
+    }
+    if matches!(post.content(), Content::Genesis(_)) {
+        batch.insert(keys::genesis(&space, &item.id), &[]);
+    }
+}
+
+/// The `created_at` of envelope bytes, read where `spec/02-encoding.md` puts it (the
+/// eight little-endian bytes before the kind tag), or `None` if the bytes are too short.
+fn stored_created_at(bytes: &[u8]) -> Option<Timestamp> {
+    let field = bytes.get(KIND_TAG_OFFSET - 8..KIND_TAG_OFFSET)?;
+    Some(Timestamp::from_millis(u64::from_le_bytes(
+        field.try_into().ok()?,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_protocol::content::{Reaction, Reply, Retraction, Thread};
+    use parley_protocol::encoding::BoundedVec;
+    use parley_protocol::{SecretKey, Timestamp};
+
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn post(key: u8, space: u8, at: u64, content: Content) -> Post {
+        let now = Timestamp::from_millis(NOW);
+        let key = SecretKey::from_seed(&[key; 32]);
+        Post::sign(
+            &key,
+            SpaceId::from_bytes([space; 32]),
+            Timestamp::from_millis(at),
+            content,
+            now,
+        )
+        .unwrap()
+    }
+
+    fn thread(title: &str) -> Content {
+        Content::Thread(Thread {
+            title: title.into(),
+            body: String::new(),
+            mentions: BoundedVec::new(),
+        })
+    }
+
+    fn reply(root: PostId, parent: PostId) -> Content {
+        Content::Reply(Reply {
+            root,
+            parent,
+            body: "re".into(),
+            mentions: BoundedVec::new(),
+        })
+    }
+
+    #[test]
+    fn created_at_is_read_from_the_envelope_layout() {
+        let p = post(1, 1, NOW - 5, thread("t"));
+        assert_eq!(stored_created_at(p.bytes()), Some(p.created_at()));
+        assert_eq!(stored_created_at(&[0; 10]), None);
+    }
+
+    #[test]
+    fn a_group_is_stored_once_and_read_back_by_space_and_thread() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage::open(tmp.path()).unwrap();
+        let now = Timestamp::from_millis(NOW);
+        let root = post(1, 1, NOW - 50, thread("root"));
+        let r1 = post(2, 1, NOW - 40, reply(root.id(), root.id()));
+        let r2 = post(1, 1, NOW - 30, reply(root.id(), r1.id()));
+        let like = post(
+            3,
+            1,
+            NOW - 20,
+            Content::Reaction(Reaction {
+                target: r1.id(),
+                reaction: "+1".into(),
+            }),
+        );
+        let unlike = post(
+            3,
+            1,
+            NOW - 10,
+            Content::Retraction(Retraction { target: like.id() }),
+        );
+        let other = post(1, 1, NOW - 45, thread("other"));
+        let elsewhere = post(1, 2, NOW - 60, thread("elsewhere"));
+        // Out of order, with a repeat inside the group.
+        let group = [
+            unlike.clone(),
+            r2.clone(),
+            root.clone(),
+            like.clone(),
+            r1.clone(),
+            other.clone(),
+            elsewhere.clone(),
+            r1.clone(),
+        ];
+        let outcomes = storage.insert(&group).unwrap();
+        assert_eq!(&outcomes[..7], &[Inserted::New; 7]);
+        assert_eq!(outcomes[7], Inserted::Duplicate);
+        assert_eq!(
+            storage.insert(std::slice::from_ref(&root)).unwrap(),
+            [Inserted::Duplicate]
+        );
+
+        let space = root.space();
+        let ids = |posts: Vec<Post>| posts.iter().map(Post::id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(storage.thread_posts(&space, &root.id(), now).unwrap()),
+            [root.id(), r1.id(), r2.id(), like.id(), unlike.id()]
+        );
+        assert_eq!(
+            ids(storage.thread_posts(&space, &other.id(), now).unwrap()),
+            [other.id()]
+        );
+        assert_eq!(
+            ids(storage.space_posts(&space, now).unwrap()),
+            [
+                root.id(),
+                other.id(),
+                r1.id(),
+                r2.id(),
+                like.id(),
+                unlike.id()
+            ]
+        );
+        assert_eq!(storage.items(&space).unwrap().len(), 6);
+        assert_eq!(storage.count(&space).unwrap(), 6);
+        assert_eq!(storage.spaces().unwrap(), [space, elsewhere.space()]);
+        assert_eq!(storage.get(&r2.id(), now).unwrap(), Some(r2.clone()));
+        assert!(storage.contains(&like.id()).unwrap());
+        assert!(!storage.contains(&PostId::from_bytes([0; 32])).unwrap());
+    }
+
+    #[test]
+    fn a_damaged_envelope_is_corrupt_naming_its_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage::open(tmp.path()).unwrap();
+        let p = post(1, 1, NOW, thread("t"));
+        storage.insert(std::slice::from_ref(&p)).unwrap();
+        let mut bytes = p.bytes().to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        storage.db.insert(keys::post(&p.id()), bytes).unwrap();
+        let error = storage
+            .space_posts(&p.space(), Timestamp::from_millis(NOW))
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "stored record p/{} is corrupt",
+                hex::encode(p.id().as_bytes())
+            )),
+            "{message}"
+        );
+        // Bytes of another valid post under this id: an id mismatch.
+        let q = post(1, 1, NOW, thread("q"));
+        storage.db.insert(keys::post(&p.id()), q.bytes()).unwrap();
+        let error = storage
+            .get(&p.id(), Timestamp::from_millis(NOW))
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            StorageError::Corrupt {
+                problem: Corruption::IdMismatch { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn stored_posts_read_back_when_the_clock_stepped_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage::open(tmp.path()).unwrap();
+        let p = post(1, 1, NOW, thread("t"));
+        storage.insert(std::slice::from_ref(&p)).unwrap();
+        let an_hour_earlier = Timestamp::from_millis(NOW - 3_600_000);
+        assert_eq!(storage.get(&p.id(), an_hour_earlier).unwrap(), Some(p));
+    }
+}

@@ -1,0 +1,202 @@
+//! Tombstones: the bytes of an effectively retracted post are dropped, its item is kept
+//! (`spec/07-sync-and-gossip.md` 7.2), so reconciliation still lists it, peers do not
+//! send it again, and storing it again is refused.
+
+use std::collections::BTreeSet;
+
+use parley_protocol::sync::Item;
+use parley_protocol::{PostId, SpaceId, Timestamp};
+
+use super::error::{Corruption, StorageError};
+use super::posts::decode_stored;
+use super::{Storage, keys};
+
+impl Storage {
+    /// Drops the bytes of the posts `ids` of `space`, keeping a tombstone of each. The
+    /// caller decides which posts an effective retraction withdrew
+    /// ([`parley_protocol::view::SpaceView::retracted`]). Ids not held in full, or held
+    /// for another space, are skipped. Returns how many posts were dropped. Written in
+    /// one atomic batch, not flushed: if a crash loses it, the posts are still hidden by
+    /// their retractions and the caller drops them again.
+    pub fn drop_retracted(
+        &self,
+        space: &SpaceId,
+        ids: &BTreeSet<PostId>,
+    ) -> Result<usize, StorageError> {
+        let _writer = self.lock_writer();
+        let mut batch = sled::Batch::default();
+        let mut dropped = 0;
+        for id in ids {
+            let Some(bytes) = self.db.get(keys::post(id))? else {
+                continue;
+            };
+            // The clock does not matter for a post being dropped.
+            let post = decode_stored(id, &bytes, Timestamp::from_millis(0))?;
+            if post.space() != *space {
+                continue;
+            }
+            let item = Item::from(&post);
+            batch.remove(keys::post(id));
+            batch.insert(keys::tombstone(id), tombstone_value(space, item.created_at));
+            batch.insert(keys::item(space, &item), keys::TOMBSTONE_MARK);
+            // Thread index entries stay, so posts filed below this one are still found.
+            dropped += 1;
+        }
+        self.db.apply_batch(batch)?;
+        Ok(dropped)
+    }
+
+    /// Whether the post `id` was dropped for a retraction.
+    pub fn is_retracted(&self, id: &PostId) -> Result<bool, StorageError> {
+        Ok(self.db.contains_key(keys::tombstone(id))?)
+    }
+
+    /// The tombstones of `space`, in `(created_at, id)` order.
+    pub fn tombstones(&self, space: &SpaceId) -> Result<Vec<Item>, StorageError> {
+        let mut items = Vec::new();
+        for entry in self.db.scan_prefix(keys::items_of(space)) {
+            let (key, value) = entry?;
+            if value.is_empty() {
+                continue;
+            }
+            let (_, item) = keys::parse_item(&key)?;
+            let record = self.db.get(keys::tombstone(&item.id))?;
+            match record.as_deref().map(parse_tombstone) {
+                Some(Some((owner, created_at)))
+                    if owner == *space && created_at == item.created_at => {}
+                Some(Some(_)) => {
+                    return Err(keys::corrupt(
+                        &keys::tombstone(&item.id),
+                        Corruption::SpaceMismatch,
+                    ));
+                }
+                Some(None) => {
+                    let found = record.map_or(0, |r| r.len());
+                    return Err(keys::corrupt(
+                        &keys::tombstone(&item.id),
+                        Corruption::Length {
+                            expected: TOMBSTONE_LEN,
+                            found,
+                        },
+                    ));
+                }
+                // Marked in the index but not yet recorded: cannot happen with atomic
+                // batches; the index is what reconciliation reads, so keep it.
+                None => {}
+            }
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
+/// Length of a tombstone record: space and `created_at`.
+const TOMBSTONE_LEN: usize = 32 + 8;
+
+fn tombstone_value(space: &SpaceId, created_at: Timestamp) -> Vec<u8> {
+    let mut value = Vec::with_capacity(TOMBSTONE_LEN);
+    value.extend_from_slice(space.as_bytes());
+    value.extend_from_slice(&created_at.as_millis().to_be_bytes());
+    value
+}
+
+fn parse_tombstone(value: &[u8]) -> Option<(SpaceId, Timestamp)> {
+    if value.len() != TOMBSTONE_LEN {
+        return None;
+    }
+    let space: [u8; 32] = value[..32].try_into().ok()?;
+    let created_at: [u8; 8] = value[32..].try_into().ok()?;
+    Some((
+        SpaceId::from_bytes(space),
+        Timestamp::from_millis(u64::from_be_bytes(created_at)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_protocol::content::{Reply, Retraction, Thread};
+    use parley_protocol::encoding::BoundedVec;
+    use parley_protocol::view::SpaceView;
+    use parley_protocol::{Content, NodeId, Post, SecretKey};
+
+    use super::*;
+    use crate::storage::Inserted;
+
+    #[test]
+    fn a_retracted_post_becomes_a_tombstone_that_stays_an_item() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage::open(tmp.path()).unwrap();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let ada = SecretKey::from_seed(&[1; 32]);
+        let genesis = parley_protocol::content::Genesis {
+            name: "ops".into(),
+            description: String::new(),
+            home_node: NodeId([9; 32]),
+            nonce: [0; 16],
+        };
+        let genesis = Post::sign_genesis(&ada, now, genesis, now).unwrap();
+        let space = genesis.space();
+        let at = |ms| now.saturating_add_millis(ms);
+        let thread = Content::Thread(Thread {
+            title: "t".into(),
+            body: "b".into(),
+            mentions: BoundedVec::new(),
+        });
+        let root = Post::sign(&ada, space, at(1), thread, now).unwrap();
+        let reply = Content::Reply(Reply {
+            root: root.id(),
+            parent: root.id(),
+            body: "oops".into(),
+            mentions: BoundedVec::new(),
+        });
+        let reply = Post::sign(&ada, space, at(2), reply, now).unwrap();
+        let retraction = Post::sign(
+            &ada,
+            space,
+            at(3),
+            Content::Retraction(Retraction { target: reply.id() }),
+            now,
+        )
+        .unwrap();
+        let posts = [genesis, root.clone(), reply.clone(), retraction.clone()];
+        storage.insert(&posts).unwrap();
+        let before = storage.items(&space).unwrap();
+        let view = SpaceView::fold(space, posts.iter());
+
+        let retracted =
+            SpaceView::retracted(space, storage.space_posts(&space, now).unwrap().iter());
+        assert_eq!(retracted, BTreeSet::from([reply.id()]));
+        assert_eq!(
+            storage
+                .drop_retracted(&SpaceId::from_bytes([0; 32]), &retracted)
+                .unwrap(),
+            0
+        );
+        assert_eq!(storage.drop_retracted(&space, &retracted).unwrap(), 1);
+        assert_eq!(storage.drop_retracted(&space, &retracted).unwrap(), 0);
+
+        assert_eq!(storage.items(&space).unwrap(), before);
+        assert_eq!(storage.tombstones(&space).unwrap(), [Item::from(&reply)]);
+        assert!(storage.is_retracted(&reply.id()).unwrap() && storage.knows(&reply.id()).unwrap());
+        assert!(!storage.contains(&reply.id()).unwrap());
+        assert_eq!(storage.get(&reply.id(), now).unwrap(), None);
+        assert_eq!(storage.count(&space).unwrap(), 3);
+        assert_eq!(
+            storage.insert(&[reply.clone(), reply]).unwrap(),
+            [Inserted::Retracted; 2]
+        );
+        // The thread still reaches the retraction filed under the dropped reply.
+        let thread: Vec<_> = storage
+            .thread_posts(&space, &root.id(), now)
+            .unwrap()
+            .iter()
+            .map(Post::id)
+            .collect();
+        assert_eq!(thread, [root.id(), retraction.id()]);
+        // Views are unchanged by dropping the bytes.
+        assert_eq!(
+            SpaceView::fold(space, storage.space_posts(&space, now).unwrap().iter()),
+            view
+        );
+    }
+}
