@@ -6,4 +6,13 @@
 pub mod transport;
 
 #[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod keyfile;
+#[cfg(feature = "server")]
+pub mod server;
+
+#[cfg(feature = "server")]
 pub mod storage;

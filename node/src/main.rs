@@ -1,13 +1,13 @@
 //! `parleyd`, Parley's team node.
 //!
-//! This milestone delivers the protocol core, so `parleyd` is for now a protocol tool
-//! that works without a network: `parleyd inspect` decodes and validates one envelope
-//! exactly as a node will before it stores anything. The node service (`init`, `run`,
-//! peers, invites) replaces this surface in the next milestone.
+//! `parleyd init` creates a node (key, config, database) and prints its address;
+//! `parleyd run` serves it; `invite`, `status` and `peer` administer it, whether it runs
+//! or not; `inspect` decodes and validates envelopes as the node does.
 //!
-//! This file is the edge: argument parsing, logging, the system clock, exit codes and
-//! `anyhow`. What the commands do lives in the modules below.
+//! This file is the edge: argument parsing, logging, exit codes and `anyhow`. What the
+//! commands do lives in the modules below and in the `parley_node` library.
 
+mod commands;
 mod inspect;
 mod render;
 
@@ -30,6 +30,44 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a node: its key (mode 0600), a commented parleyd.toml and the database.
+    /// Prints the node's address NODE_ID@HOST:PORT.
+    Init {
+        #[command(flatten)]
+        dir: commands::DirArgs,
+        /// Address and UDP port to listen on [default: 0.0.0.0:7447].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// HOST:PORT people and peers reach this node at [default: the listen address].
+        #[arg(long, value_name = "HOST:PORT")]
+        public_address: Option<String>,
+    },
+    /// Serve the node in the foreground until SIGINT or SIGTERM.
+    Run {
+        #[command(flatten)]
+        dir: commands::DirArgs,
+    },
+    /// Create an invite: a code a teammate gives to `parley join`.
+    Invite {
+        #[command(flatten)]
+        dir: commands::DirArgs,
+        /// How many people may join with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it works, e.g. 30m, 12h, 7d [default: forever].
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// Show the node's id, address, peers, spaces, post counts and disk use.
+    Status {
+        #[command(flatten)]
+        dir: commands::DirArgs,
+    },
+    /// Manage peer nodes (federation).
+    Peer {
+        #[command(subcommand)]
+        command: commands::PeerCommand,
+    },
     /// Decode and validate envelopes, as a node does before storing them.
     ///
     /// The input is one envelope's canonical bytes, raw or as hexadecimal text
@@ -51,8 +89,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        init_tracing("warn");
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -64,6 +104,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init {
+            dir,
+            listen,
+            public_address,
+        } => commands::init(&dir, listen, public_address),
+        Command::Run { dir } => commands::run(&dir),
+        Command::Invite { dir, uses, expires } => commands::invite(&dir, uses, expires.as_deref()),
+        Command::Status { dir } => commands::status(&dir),
+        Command::Peer { command } => commands::peer(command),
         Command::Inspect {
             input,
             now_ms,
@@ -109,9 +158,9 @@ fn system_now() -> anyhow::Result<Timestamp> {
     Ok(Timestamp::from_millis(ms))
 }
 
-/// Logs to standard error, filtered by `RUST_LOG` (default: warnings and errors).
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+/// Logs to standard error, filtered by `RUST_LOG`, else by `default`.
+pub(crate) fn init_tracing(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub mod history;
+pub mod process;
 
 use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};
 use parley_protocol::view::SpaceView;

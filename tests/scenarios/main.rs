@@ -3,3 +3,4 @@
 
 mod corpus;
 mod replication;
+mod team_node;

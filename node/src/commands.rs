@@ -1,0 +1,393 @@
+//! The node's admin commands: what `parleyd init|run|invite|status|peer` do.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use parley_node::config::{DataDir, Settings};
+use parley_node::server::{AdminRequest, AdminResponse};
+use parley_node::storage::{Storage, StorageError};
+use parley_node::{clock, keyfile, server, transport};
+use parley_protocol::api::{ADMIN_ALPN, NodeAddress};
+use parley_protocol::{NodeId, SecretKey, Timestamp};
+use serde_json::json;
+
+/// Where the node lives, and how to print.
+#[derive(Debug, Args)]
+pub(crate) struct DirArgs {
+    /// The node's data directory [default: the platform's data directory for parley].
+    #[arg(long, value_name = "DIR", env = "PARLEYD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `parleyd peer …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PeerCommand {
+    /// Add a peer node NODE_ID@HOST:PORT.
+    Add {
+        /// The peer's address.
+        address: NodeAddress,
+        #[command(flatten)]
+        dir: DirArgs,
+    },
+    /// Remove a peer node.
+    Remove {
+        /// The peer's node id.
+        node: NodeId,
+        #[command(flatten)]
+        dir: DirArgs,
+    },
+    /// List peer nodes.
+    List {
+        #[command(flatten)]
+        dir: DirArgs,
+    },
+}
+
+/// An initialized node's files, loaded.
+struct Loaded {
+    dir: DataDir,
+    key: SecretKey,
+    settings: Settings,
+}
+
+fn load(args: &DirArgs) -> anyhow::Result<Loaded> {
+    let dir = DataDir::resolve(args.data_dir.clone())?;
+    if !dir.key().exists() {
+        bail!(
+            "no node in {}: create one with `parleyd init --data-dir {}`",
+            dir.0.display(),
+            dir.0.display()
+        );
+    }
+    let key = keyfile::read(&dir.key()).context("reading the node key")?;
+    let settings = Settings::load(&dir.config())?;
+    Ok(Loaded { dir, key, settings })
+}
+
+pub(crate) fn init(
+    args: &DirArgs,
+    listen: Option<SocketAddr>,
+    public_address: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let dir = DataDir::resolve(args.data_dir.clone())?;
+    if dir.key().exists() {
+        bail!(
+            "{} already holds a node (its key is {}); use another --data-dir",
+            dir.0.display(),
+            dir.key().display()
+        );
+    }
+    create_private_dir(&dir.0)?;
+    let mut settings = Settings::default();
+    if let Some(listen) = listen {
+        settings.listen = listen;
+    }
+    settings.public_address = public_address;
+    // Validate what was given the same way the file will be read.
+    let settings = Settings::parse(&dir.config(), &settings.to_commented_toml())?;
+    let key = keyfile::generate().context("reading randomness from the operating system")?;
+    let storage = Storage::open(&dir.db())
+        .with_context(|| format!("creating the database in {}", dir.db().display()))?;
+    storage.flush()?;
+    drop(storage);
+    std::fs::write(dir.config(), settings.to_commented_toml())
+        .with_context(|| format!("writing {}", dir.config().display()))?;
+    keyfile::create(&dir.key(), &key)?;
+    let address = NodeAddress {
+        node: key.node_id(),
+        host_port: settings.advertised(),
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({ "node_id": key.node_id().to_string(), "address": address.to_string(), "data_dir": dir.0 })
+        );
+    } else {
+        println!("created a node in {}", dir.0.display());
+        println!("node address: {address}");
+        println!(
+            "next: `parleyd run{}`, then `parleyd invite` for each teammate",
+            data_dir_flag(args)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data_dir_flag(args: &DirArgs) -> String {
+    args.data_dir
+        .as_ref()
+        .map(|d| format!(" --data-dir {}", d.display()))
+        .unwrap_or_default()
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load(args)?;
+    crate::init_tracing(&loaded.settings.log);
+    let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
+        StorageError::Locked { .. } => {
+            anyhow::anyhow!("the node in {} is already running", loaded.dir.0.display())
+        }
+        other => anyhow::Error::new(other).context(format!(
+            "opening the database in {}",
+            loaded.dir.db().display()
+        )),
+    })?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let advertised = loaded.settings.advertised();
+        println!(
+            "parleyd {} serving at {}",
+            env!("CARGO_PKG_VERSION"),
+            NodeAddress {
+                node: loaded.key.node_id(),
+                host_port: advertised.clone()
+            }
+        );
+        server::run(
+            loaded.key,
+            storage,
+            loaded.settings.listen,
+            advertised,
+            shutdown_signal(),
+        )
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Runs an admin command: on the store directly when the node is stopped, through the
+/// running node (its admin ALPN, authenticated by the node key) when it holds the store.
+fn admin(args: &DirArgs, request: AdminRequest) -> anyhow::Result<AdminResponse> {
+    let loaded = load(args)?;
+    let advertised = loaded.settings.advertised();
+    match Storage::open(&loaded.dir.db()) {
+        Ok(storage) => {
+            let response =
+                server::admin_execute(&storage, loaded.key.node_id(), &advertised, false, request);
+            storage.flush()?;
+            Ok(response)
+        }
+        Err(StorageError::Locked { .. }) => {
+            let mut target = loaded.settings.listen;
+            if target.ip().is_unspecified() {
+                target.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            }
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async {
+                let endpoint = transport::client_endpoint(&loaded.key, target)?;
+                let connection = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    transport::connect(&endpoint, target, loaded.key.node_id(), ADMIN_ALPN),
+                )
+                .await
+                .context(format!("the running node did not answer at {target}"))??;
+                let body = serde_json::to_vec(&request)?;
+                let reply = transport::request(&connection, &body, server::MAX_ADMIN_BYTES).await?;
+                connection.close(0u32.into(), b"done");
+                serde_json::from_slice(&reply).context("the node's answer is not an admin response")
+            })
+        }
+        Err(error) => Err(anyhow::Error::new(error).context(format!(
+            "opening the database in {}",
+            loaded.dir.db().display()
+        ))),
+    }
+}
+
+fn finish(
+    args: &DirArgs,
+    response: AdminResponse,
+    text: impl FnOnce(&AdminResponse) -> String,
+) -> anyhow::Result<ExitCode> {
+    if let AdminResponse::Error { message } = &response {
+        if args.json {
+            println!("{}", json!({ "error": "refused", "message": message }));
+            return Ok(ExitCode::FAILURE);
+        }
+        bail!("{message}");
+    }
+    if args.json {
+        let value = match &response {
+            AdminResponse::Invite {
+                invite,
+                uses,
+                expires_at,
+            } => {
+                json!({ "invite": invite, "uses": uses, "expires_at": expires_at.map(Timestamp::as_millis) })
+            }
+            AdminResponse::Status(status) => serde_json::to_value(status)?,
+            AdminResponse::Peers(peers) => json!({ "peers": peers }),
+            _ => json!({ "ok": true }),
+        };
+        println!("{value}");
+    } else {
+        print!("{}", text(&response));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn invite(args: &DirArgs, uses: u32, expires: Option<&str>) -> anyhow::Result<ExitCode> {
+    let expires_at = expires
+        .map(parse_duration)
+        .transpose()?
+        .map(|ms| clock::now().saturating_add_millis(ms));
+    let response = admin(args, AdminRequest::Invite { uses, expires_at })?;
+    finish(args, response, |response| match response {
+        AdminResponse::Invite { invite, uses, .. } => {
+            format!(
+                "{invite}\n\nGive this to a teammate: `parley join {invite}` ({uses} use{}).\n",
+                if *uses == 1 { "" } else { "s" }
+            )
+        }
+        _ => String::new(),
+    })
+}
+
+pub(crate) fn status(args: &DirArgs) -> anyhow::Result<ExitCode> {
+    let response = admin(args, AdminRequest::Status)?;
+    finish(args, response, |response| {
+        let AdminResponse::Status(status) = response else {
+            return String::new();
+        };
+        let mut out = format!(
+            "node     {}\naddress  {}\nstate    {}\nusers    {}\ndisk     {} bytes\n",
+            status.node_id,
+            status.address,
+            if status.running { "running" } else { "stopped" },
+            status.users,
+            status.disk_bytes
+        );
+        out.push_str(&format!("peers    {}\n", status.peers.len()));
+        for peer in &status.peers {
+            out.push_str(&format!(
+                "  {} {}\n",
+                peer.address,
+                if peer.connected {
+                    "connected"
+                } else {
+                    "not connected"
+                }
+            ));
+        }
+        out.push_str(&format!("spaces   {}\n", status.spaces.len()));
+        for space in &status.spaces {
+            out.push_str(&format!(
+                "  {:<20} {:>7} posts  {}\n",
+                space.name, space.posts, space.space
+            ));
+        }
+        out
+    })
+}
+
+pub(crate) fn peer(command: PeerCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PeerCommand::Add { address, dir } => {
+            let response = admin(
+                &dir,
+                AdminRequest::PeerAdd {
+                    address: address.clone(),
+                },
+            )?;
+            finish(&dir, response, |_| format!("added peer {address}\n"))
+        }
+        PeerCommand::Remove { node, dir } => {
+            let response = admin(&dir, AdminRequest::PeerRemove { node })?;
+            finish(&dir, response, |_| format!("removed peer {node}\n"))
+        }
+        PeerCommand::List { dir } => {
+            let response = admin(&dir, AdminRequest::PeerList)?;
+            finish(&dir, response, |response| match response {
+                AdminResponse::Peers(peers) if peers.is_empty() => "no peers\n".to_owned(),
+                AdminResponse::Peers(peers) => {
+                    peers.iter().map(|p| format!("{}\n", p.address)).collect()
+                }
+                _ => String::new(),
+            })
+        }
+    }
+}
+
+/// Milliseconds in `30s`, `30m`, `12h`, `7d` or `2w`.
+fn parse_duration(text: &str) -> anyhow::Result<u64> {
+    let (number, unit) = text.split_at(
+        text.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .len(),
+    );
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration like 30m, 12h or 7d"))?;
+    let unit_ms: u64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => bail!("`{text}`: the unit must be s, m, h, d or w (e.g. 7d)"),
+    };
+    if number == 0 {
+        bail!("`{text}`: an invite must last longer than that");
+    }
+    number
+        .checked_mul(unit_ms)
+        .with_context(|| format!("`{text}` is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(parse_duration("30m").unwrap(), 1_800_000);
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("0h").is_err());
+        assert!(parse_duration("7y").is_err());
+    }
+}

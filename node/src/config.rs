@@ -1,0 +1,240 @@
+//! `parleyd.toml`: the node's settings, their defaults, and the data directory layout.
+//!
+//! Everything has a working default, so `parleyd init` followed by `parleyd run` needs no
+//! edits. A corrupt or mistyped file is a clear error naming the file, the line and the
+//! setting, never a panic.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The UDP port a node listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7447;
+/// The config file's name inside the data directory.
+pub const CONFIG_FILE: &str = "parleyd.toml";
+/// The node key's file name inside the data directory.
+pub const KEY_FILE: &str = "node.key";
+/// The database directory's name inside the data directory.
+pub const DB_DIR: &str = "db";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped settings.
+    #[error("{path} is not a valid parleyd configuration: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser says, with the line.
+        message: String,
+    },
+    /// A setting has an unusable value.
+    #[error("{path}: `{setting}` {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No data directory was given and the platform has none.
+    #[error("no data directory: pass --data-dir DIR")]
+    NoDataDir,
+}
+
+/// The settings of `parleyd.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address and UDP port to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `host:port` people and peers use to reach this node (printed in addresses and
+    /// invites). Defaults to the listen address, with 127.0.0.1 for an unspecified IP.
+    #[serde(default)]
+    pub public_address: Option<String>,
+    /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT)
+}
+
+fn default_log() -> String {
+    "info".to_owned()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            public_address: None,
+            log: default_log(),
+        }
+    }
+}
+
+impl Settings {
+    /// The `host:port` this node is reached at.
+    pub fn advertised(&self) -> String {
+        if let Some(address) = &self.public_address {
+            return address.clone();
+        }
+        let ip = match self.listen.ip() {
+            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, self.listen.port()).to_string()
+    }
+
+    /// The file's text, commented, for `parleyd init`.
+    pub fn to_commented_toml(&self) -> String {
+        let public = match &self.public_address {
+            Some(address) => format!("public_address = \"{address}\""),
+            None => "# public_address = \"parley.example.org:7447\"".to_owned(),
+        };
+        format!(
+            "# parleyd configuration. Every setting is optional: the values below are the\n\
+             # ones this node uses. Restart the node after a change.\n\
+             \n\
+             # Address and UDP port the node listens on (QUIC).\n\
+             listen = \"{listen}\"\n\
+             \n\
+             # The host:port people and peer nodes use to reach this node, printed in its\n\
+             # address and in invites. Default: the listen address (127.0.0.1 when it\n\
+             # listens on every interface). Set it to the public name of the machine.\n\
+             {public}\n\
+             \n\
+             # Log filter: error, warn, info, debug, trace, or tracing directives such as\n\
+             # \"info,parley_node=debug\".\n\
+             log = \"{log}\"\n",
+            listen = self.listen,
+            log = self.log,
+        )
+    }
+
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates the text of `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let settings: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        if let Some(address) = &settings.public_address {
+            let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
+            });
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    setting: "public_address",
+                    reason: format!("must be HOST:PORT, not \"{address}\""),
+                });
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// Where a node keeps its files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    /// `dir`, or the platform's data directory for parley (e.g. `~/.local/share/parley`).
+    pub fn resolve(dir: Option<PathBuf>) -> Result<Self, ConfigError> {
+        match dir {
+            Some(dir) => Ok(Self(dir)),
+            None => directories::ProjectDirs::from("", "", "parley")
+                .map(|dirs| Self(dirs.data_dir().to_owned()))
+                .ok_or(ConfigError::NoDataDir),
+        }
+    }
+
+    /// The config file.
+    pub fn config(&self) -> PathBuf {
+        self.0.join(CONFIG_FILE)
+    }
+
+    /// The node key.
+    pub fn key(&self) -> PathBuf {
+        self.0.join(KEY_FILE)
+    }
+
+    /// The database.
+    pub fn db(&self) -> PathBuf {
+        self.0.join(DB_DIR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commented_file_parses_to_itself() {
+        let settings = Settings::default();
+        let text = settings.to_commented_toml();
+        assert_eq!(
+            Settings::parse(Path::new("x.toml"), &text).unwrap(),
+            settings
+        );
+        let public = Settings {
+            public_address: Some("n.example:1".into()),
+            ..Settings::default()
+        };
+        let text = public.to_commented_toml();
+        assert_eq!(Settings::parse(Path::new("x.toml"), &text).unwrap(), public);
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults() {
+        assert_eq!(
+            Settings::parse(Path::new("x"), "").unwrap(),
+            Settings::default()
+        );
+        assert_eq!(
+            Settings::default().advertised(),
+            format!("127.0.0.1:{DEFAULT_PORT}")
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let typo = Settings::parse(Path::new("p.toml"), "lisen = \"1.2.3.4:5\"").unwrap_err();
+        assert!(typo.to_string().contains("lisen"), "{typo}");
+        let bad = Settings::parse(Path::new("p.toml"), "listen = \"nowhere\"").unwrap_err();
+        assert!(bad.to_string().contains("p.toml"), "{bad}");
+        let garbage = Settings::parse(Path::new("p.toml"), "\u{0}\u{1}[[[").unwrap_err();
+        assert!(matches!(garbage, ConfigError::Parse { .. }));
+        let public = Settings::parse(Path::new("p.toml"), "public_address = \"host\"").unwrap_err();
+        assert!(matches!(
+            public,
+            ConfigError::Invalid {
+                setting: "public_address",
+                ..
+            }
+        ));
+    }
+}

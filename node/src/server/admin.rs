@@ -1,0 +1,236 @@
+//! Admin commands (`parleyd invite|status|peer`): executed by the running node over the
+//! admin ALPN, which only the node's own key may use, or directly on the store when the
+//! node is stopped. Both paths run [`execute`].
+
+use std::sync::Arc;
+
+use parley_protocol::api::{Invite, InviteToken, NodeAddress};
+use parley_protocol::{NodeId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::storage::Storage;
+use crate::transport::{self, TransportError};
+
+use super::Node;
+
+/// Admin messages are small; anything larger is refused before it is read.
+pub const MAX_ADMIN_BYTES: usize = 64 * 1024;
+
+/// An admin command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AdminRequest {
+    /// Create an invite.
+    Invite {
+        /// How many keys may join with it.
+        uses: u32,
+        /// When it stops working, if ever.
+        expires_at: Option<Timestamp>,
+    },
+    /// Report the node's state.
+    Status,
+    /// Add or update a peer node.
+    PeerAdd {
+        /// The peer.
+        address: NodeAddress,
+    },
+    /// Remove a peer node.
+    PeerRemove {
+        /// The peer.
+        node: NodeId,
+    },
+    /// List peer nodes.
+    PeerList,
+}
+
+/// A peer node as configured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// The peer's id.
+    pub node_id: String,
+    /// Its address `NODE_ID@HOST:PORT`.
+    pub address: String,
+    /// Whether a connection to it is up (federation arrives with issue 5).
+    pub connected: bool,
+}
+
+/// One space's line in the status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceStatus {
+    /// The space id.
+    pub space: String,
+    /// Its name.
+    pub name: String,
+    /// Posts stored.
+    pub posts: u64,
+}
+
+/// The node's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The node id.
+    pub node_id: String,
+    /// Its address.
+    pub address: String,
+    /// Whether it is serving (else the store was read directly).
+    pub running: bool,
+    /// Registered users.
+    pub users: u64,
+    /// Peers.
+    pub peers: Vec<PeerRecord>,
+    /// Spaces.
+    pub spaces: Vec<SpaceStatus>,
+    /// Bytes the store takes on disk.
+    pub disk_bytes: u64,
+}
+
+/// The answer to an admin command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AdminResponse {
+    /// The invite to hand out.
+    Invite {
+        /// `NODE_ID@HOST:PORT/TOKEN`.
+        invite: String,
+        /// Uses.
+        uses: u32,
+        /// Expiry.
+        expires_at: Option<Timestamp>,
+    },
+    /// The state.
+    Status(Status),
+    /// The peers.
+    Peers(Vec<PeerRecord>),
+    /// Done.
+    Done,
+    /// Refused.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// Runs an admin command on `storage` for the node `node` reached at `address`.
+pub fn execute(
+    storage: &Storage,
+    node: NodeId,
+    address: &str,
+    running: bool,
+    request: AdminRequest,
+) -> AdminResponse {
+    let result = match request {
+        AdminRequest::Invite { uses, expires_at } => {
+            invite(storage, node, address, uses, expires_at)
+        }
+        AdminRequest::Status => status(storage, node, address, running).map(AdminResponse::Status),
+        AdminRequest::PeerAdd { address } if address.node == node => {
+            Err("that is this node's own address; add the address of another node".to_owned())
+        }
+        AdminRequest::PeerAdd { address } => storage
+            .add_peer(&address)
+            .map(|()| AdminResponse::Done)
+            .map_err(|e| e.to_string()),
+        AdminRequest::PeerRemove { node } => match storage.remove_peer(&node) {
+            Ok(true) => Ok(AdminResponse::Done),
+            Ok(false) => Err(format!("{node} is not a peer of this node")),
+            Err(error) => Err(error.to_string()),
+        },
+        AdminRequest::PeerList => peers(storage).map(AdminResponse::Peers),
+    };
+    result.unwrap_or_else(|message| AdminResponse::Error { message })
+}
+
+fn invite(
+    storage: &Storage,
+    node: NodeId,
+    address: &str,
+    uses: u32,
+    expires_at: Option<Timestamp>,
+) -> Result<AdminResponse, String> {
+    if uses == 0 {
+        return Err("an invite needs at least one use".to_owned());
+    }
+    let mut token = [0u8; 16];
+    getrandom::fill(&mut token)
+        .map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    let token = InviteToken(token);
+    storage
+        .create_invite(&token, uses, expires_at)
+        .map_err(|e| e.to_string())?;
+    let address = NodeAddress {
+        node,
+        host_port: address.to_owned(),
+    };
+    Ok(AdminResponse::Invite {
+        invite: Invite { address, token }.to_string(),
+        uses,
+        expires_at,
+    })
+}
+
+fn peers(storage: &Storage) -> Result<Vec<PeerRecord>, String> {
+    Ok(storage
+        .peers()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|address| PeerRecord {
+            node_id: address.node.to_string(),
+            address: address.to_string(),
+            connected: false,
+        })
+        .collect())
+}
+
+fn status(storage: &Storage, node: NodeId, address: &str, running: bool) -> Result<Status, String> {
+    let mut spaces = Vec::new();
+    for space in storage.spaces().map_err(|e| e.to_string())? {
+        let posts = storage.count(&space).map_err(|e| e.to_string())?;
+        let name = storage
+            .space_name(&space, clock::now())
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        spaces.push(SpaceStatus {
+            space: space.to_string(),
+            name,
+            posts,
+        });
+    }
+    Ok(Status {
+        node_id: node.to_string(),
+        address: NodeAddress {
+            node,
+            host_port: address.to_owned(),
+        }
+        .to_string(),
+        running,
+        users: storage.users().map_err(|e| e.to_string())?.len() as u64,
+        peers: peers(storage)?,
+        spaces,
+        disk_bytes: storage.size_on_disk().map_err(|e| e.to_string())?,
+    })
+}
+
+/// Serves admin commands on a connection from the node's own key.
+pub(super) async fn serve(
+    node: Arc<Node>,
+    connection: quinn::Connection,
+) -> Result<(), TransportError> {
+    loop {
+        let Ok((mut send, mut recv)) = connection.accept_bi().await else {
+            return Ok(());
+        };
+        let Some(bytes) = transport::read_frame(&mut recv, MAX_ADMIN_BYTES).await? else {
+            continue;
+        };
+        let response = match serde_json::from_slice::<AdminRequest>(&bytes) {
+            Ok(request) => execute(&node.storage, node.id(), &node.address, true, request),
+            Err(error) => AdminResponse::Error {
+                message: format!("malformed admin request: {error}"),
+            },
+        };
+        let encoded = serde_json::to_vec(&response).unwrap_or_default();
+        transport::write_frame(&mut send, &encoded).await?;
+        let _ = send.finish();
+    }
+}

@@ -1,0 +1,363 @@
+//! Serving the client API: one request, one response, as `spec`-free node policy over
+//! the protocol's validation and views.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parley_protocol::api::{ApiErrorCode, Request, Response, SpaceSummary, UnreadInSpace};
+use parley_protocol::content::Content;
+use parley_protocol::encoding::ByteString;
+use parley_protocol::view::SpaceView;
+use parley_protocol::{Post, PostId, SpaceId, UserId};
+
+use crate::clock;
+use crate::storage::InviteError;
+
+use super::Node;
+
+/// The answer to `request` from `user`, registered or not.
+pub(crate) async fn handle(node: &Node, user: UserId, request: Request) -> Response {
+    let registered = match node.storage.is_registered(&user) {
+        Ok(registered) => registered,
+        Err(error) => return internal(error),
+    };
+    if let Request::Join { token } = request {
+        return join(node, user, registered, token).await;
+    }
+    if !registered {
+        return Response::error(
+            ApiErrorCode::NotRegistered,
+            format!(
+                "{user} is not registered with this node: ask its admin for an invite (`parleyd invite`) and run `parley join INVITE`"
+            ),
+        );
+    }
+    match request {
+        Request::WhoAmI => match node.storage.user_joined_at(&user) {
+            Ok(joined_at) => Response::Me {
+                user,
+                node: node.id(),
+                joined_at: joined_at.unwrap_or_default(),
+            },
+            Err(error) => internal(error),
+        },
+        Request::Publish { envelope } => publish(node, user, &envelope).await,
+        Request::Spaces => spaces(node, &user),
+        Request::Threads { space } => with_view(node, &user, &space, |view| Response::Threads {
+            space,
+            names: names(view),
+            threads: view.threads().to_vec(),
+        }),
+        Request::Thread { id } => thread(node, &user, &id),
+        Request::Locate { id } => locate(node, &user, &id),
+        Request::Members { space } => with_view(node, &user, &space, |view| Response::Members {
+            space,
+            members: view.members().iter().copied().collect(),
+            moderators: view.moderators().iter().copied().collect(),
+            replicas: view.replicas().iter().copied().collect(),
+            names: names(view),
+        }),
+        Request::Decisions { space } => {
+            with_view(node, &user, &space, |view| Response::Decisions {
+                space,
+                decisions: view.decisions().to_vec(),
+            })
+        }
+        Request::Unread { mark_read } => unread(node, &user, mark_read),
+        Request::MarkRead { ids } => mark_read(node, &user, ids.as_slice()),
+        Request::Join { .. } | Request::Watch { .. } => {
+            Response::error(ApiErrorCode::Malformed, "this request is not served here")
+        }
+        _ => Response::error(ApiErrorCode::Malformed, "unknown request"),
+    }
+}
+
+async fn join(
+    node: &Node,
+    user: UserId,
+    registered: bool,
+    token: parley_protocol::api::InviteToken,
+) -> Response {
+    if registered {
+        return Response::Joined {
+            user,
+            node: node.id(),
+        };
+    }
+    match node.storage.redeem_invite(&token, &user, clock::now()) {
+        Ok(()) => {
+            tracing::info!(%user, "user joined with an invite");
+            Response::Joined {
+                user,
+                node: node.id(),
+            }
+        }
+        Err(InviteError::Unknown) => Response::error(
+            ApiErrorCode::InviteUnknown,
+            "this node knows no such invite: check it was copied whole, or ask for a new one",
+        ),
+        Err(InviteError::Used) => Response::error(
+            ApiErrorCode::InviteUsed,
+            "this invite has been used up: ask the node's admin for a new one",
+        ),
+        Err(InviteError::Expired) => Response::error(
+            ApiErrorCode::InviteExpired,
+            "this invite has expired: ask the node's admin for a new one",
+        ),
+        Err(InviteError::Storage(error)) => internal(error),
+    }
+}
+
+async fn publish(node: &Node, user: UserId, envelope: &ByteString) -> Response {
+    let post = match Post::decode(&envelope.0, clock::now()) {
+        Ok(post) => post,
+        Err(error) => {
+            return Response::error(
+                ApiErrorCode::InvalidPost,
+                format!("invalid post ({}): {error}", error.code()),
+            );
+        }
+    };
+    if post.author() != user {
+        return Response::error(
+            ApiErrorCode::Forbidden,
+            "a client may only publish posts signed by its own key",
+        );
+    }
+    let space = post.space();
+    {
+        let mut spaces = node.spaces.lock().await;
+        match post.content() {
+            Content::Genesis(genesis) if genesis.home_node != node.id() => {
+                return Response::error(
+                    ApiErrorCode::Forbidden,
+                    format!(
+                        "a space created here must name this node ({}) as its home",
+                        node.id()
+                    ),
+                );
+            }
+            Content::Genesis(_) => {}
+            _ if spaces.membership(&space).is_none() => {
+                return Response::error(
+                    ApiErrorCode::Unknown,
+                    format!("this node holds no space {space}"),
+                );
+            }
+            _ if !spaces.is_member(&space, &user) => {
+                return Response::error(
+                    ApiErrorCode::NotMember,
+                    format!("you are not a member of space {space}"),
+                );
+            }
+            _ => {}
+        }
+        drop(spaces);
+    }
+    let id = post.id();
+    match node.commit.commit(vec![post.clone()]).await {
+        Ok(_) => {}
+        Err(error) => return internal(error),
+    }
+    node.spaces.lock().await.record(&post);
+    if matches!(post.content(), Content::Retraction(_)) {
+        node.drop_retracted(&space).await;
+    }
+    let _ = node.events.send(Arc::new(post));
+    Response::Published { id }
+}
+
+fn spaces(node: &Node, user: &UserId) -> Response {
+    let mut summaries = Vec::new();
+    let ids = match node.storage.spaces() {
+        Ok(ids) => ids,
+        Err(error) => return internal(error),
+    };
+    for space in ids {
+        let view = match node.view(&space) {
+            Ok(view) => view,
+            Err(error) => return internal(error),
+        };
+        let Some(genesis) = view.genesis() else {
+            continue;
+        };
+        if !view.is_member(user) {
+            continue;
+        }
+        summaries.push(SpaceSummary {
+            space,
+            genesis: genesis.clone(),
+            members: view.members().len() as u64,
+            threads: view.threads().len() as u64,
+            last_activity: view
+                .threads()
+                .iter()
+                .map(|t| t.last_activity)
+                .max()
+                .unwrap_or(genesis.created_at),
+        });
+    }
+    summaries.sort_by(|a, b| {
+        a.genesis
+            .name
+            .cmp(&b.genesis.name)
+            .then(a.space.cmp(&b.space))
+    });
+    Response::Spaces { spaces: summaries }
+}
+
+fn with_view(
+    node: &Node,
+    user: &UserId,
+    space: &SpaceId,
+    answer: impl FnOnce(&SpaceView) -> Response,
+) -> Response {
+    match node.view(space) {
+        Ok(view) if view.genesis().is_none() => Response::error(
+            ApiErrorCode::Unknown,
+            format!("this node holds no space {space}"),
+        ),
+        Ok(view) if !view.is_member(user) => Response::error(
+            ApiErrorCode::NotMember,
+            format!("you are not a member of space {space}"),
+        ),
+        Ok(view) => answer(&view),
+        Err(error) => internal(error),
+    }
+}
+
+fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
+    let (space, root) = match where_is(node, id) {
+        Ok(Some((space, Some(root), _))) => (space, root),
+        Ok(Some(_)) => {
+            return Response::error(
+                ApiErrorCode::Unknown,
+                format!("{id} is not a thread or a reply"),
+            );
+        }
+        Ok(None) => {
+            return Response::error(
+                ApiErrorCode::Unknown,
+                format!("this node holds no post {id}"),
+            );
+        }
+        Err(error) => return internal(error),
+    };
+    with_view(node, user, &space, |view| match view.thread(&root) {
+        Some(thread) => Response::Thread {
+            space,
+            names: names(view),
+            thread: thread.clone(),
+        },
+        None => Response::error(
+            ApiErrorCode::Unknown,
+            format!("thread {root} is not shown (retracted, or its author is not a member)"),
+        ),
+    })
+}
+
+fn locate(node: &Node, user: &UserId, id: &PostId) -> Response {
+    match node.storage.get(id, clock::now()) {
+        Ok(Some(post)) => {
+            let space = post.space();
+            let thread = thread_of(&post);
+            with_view(node, user, &space, |_| Response::Located {
+                space,
+                thread,
+                author: post.author(),
+                kind: post.content().tag(),
+            })
+        }
+        Ok(None) => Response::error(
+            ApiErrorCode::Unknown,
+            format!("this node holds no post {id}"),
+        ),
+        Err(error) => internal(error),
+    }
+}
+
+/// The thread a post belongs to: itself for a thread, its root for a reply.
+fn thread_of(post: &Post) -> Option<PostId> {
+    match post.content() {
+        Content::Thread(_) => Some(post.id()),
+        Content::Reply(reply) => Some(reply.root),
+        _ => None,
+    }
+}
+
+type Located = Option<(SpaceId, Option<PostId>, UserId)>;
+
+fn where_is(node: &Node, id: &PostId) -> Result<Located, crate::storage::StorageError> {
+    Ok(node
+        .storage
+        .get(id, clock::now())?
+        .map(|post| (post.space(), thread_of(&post), post.author())))
+}
+
+fn unread(node: &Node, user: &UserId, mark: bool) -> Response {
+    let ids = match node.storage.spaces() {
+        Ok(ids) => ids,
+        Err(error) => return internal(error),
+    };
+    let mut threads = Vec::new();
+    for space in ids {
+        let view = match node.view(&space) {
+            Ok(view) => view,
+            Err(error) => return internal(error),
+        };
+        if !view.is_member(user) {
+            continue;
+        }
+        let cursor = match node.storage.read_cursor(user, &space) {
+            Ok(cursor) => cursor,
+            Err(error) => return internal(error),
+        };
+        let space_name = view.genesis().map(|g| g.name.clone()).unwrap_or_default();
+        for thread in view.unread(user, &cursor) {
+            if mark && let Err(error) = node.storage.mark_read(user, &space, &thread.posts) {
+                return internal(error);
+            }
+            threads.push(UnreadInSpace {
+                space,
+                space_name: space_name.clone(),
+                thread,
+            });
+        }
+    }
+    Response::Unread { threads }
+}
+
+fn mark_read(node: &Node, user: &UserId, ids: &[PostId]) -> Response {
+    let mut by_space: BTreeMap<SpaceId, Vec<PostId>> = BTreeMap::new();
+    for id in ids {
+        match where_is(node, id) {
+            Ok(Some((space, _, _))) => by_space.entry(space).or_default().push(*id),
+            Ok(None) => {
+                return Response::error(
+                    ApiErrorCode::Unknown,
+                    format!("this node holds no post {id}"),
+                );
+            }
+            Err(error) => return internal(error),
+        }
+    }
+    for (space, ids) in by_space {
+        if let Err(error) = node.storage.mark_read(user, &space, &ids) {
+            return internal(error);
+        }
+    }
+    Response::Done
+}
+
+/// Display names of a space's users, keyed by user id text.
+fn names(view: &SpaceView) -> BTreeMap<String, String> {
+    view.display_names()
+        .iter()
+        .map(|(user, name)| (user.to_string(), name.clone()))
+        .collect()
+}
+
+fn internal(error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "request failed");
+    Response::error(ApiErrorCode::Internal, format!("the node failed: {error}"))
+}

@@ -1,0 +1,151 @@
+//! A team node and its people, through the real binaries: `parleyd init`, `run`,
+//! `invite`; `parley join`, `space`, `post`, `reply`, `edit`, `react`, `resolve`,
+//! `retract`, `show`, `threads`, `unread`.
+
+use parley_tests::process::{TestNode, TestUser};
+use serde_json::Value;
+
+fn id(doc: &Value) -> String {
+    doc["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {doc}"))
+        .to_owned()
+}
+
+/// ```text
+///   ada ─┐
+///        ├── parleyd (127.0.0.1) ── restart ── same answers
+///   bob ─┘
+/// ```
+#[test]
+fn a_team_goes_from_nothing_to_a_decision_and_keeps_it_across_a_restart() {
+    let mut node = TestNode::init();
+    node.start();
+    let ada = TestUser::new();
+    let bob = TestUser::new();
+    let ada_id = ada.json(&["join", &node.invite()])["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_id = bob.json(&["join", &node.invite()])["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(ada_id, bob_id);
+    assert_eq!(ada.json(&["whoami"])["user_id"], ada_id.as_str());
+
+    let space = id(&ada.json(&["space", "create", "design"]));
+    ada.json(&["space", "add-member", &space, &bob_id]);
+    let thread = id(&ada.json(&[
+        "post",
+        &space,
+        "--title",
+        "Storage engine",
+        "--body",
+        "sled or plain files?",
+    ]));
+    let reply = id(&bob.json(&["reply", &thread, "--body", "sled"]));
+    bob.json(&["edit", &reply, "--body", "sled, with group commit"]);
+    bob.json(&["react", &thread, "👍"]);
+    let nested = id(&ada.json(&["reply", &reply, "--body", "agreed"]));
+    ada.json(&[
+        "resolve",
+        &thread,
+        "--decision",
+        "We use sled with group commit.",
+    ]);
+
+    let check = |user: &TestUser| {
+        let shown = user.json(&["show", &thread]);
+        assert_eq!(shown["id"], thread.as_str());
+        assert_eq!(shown["title"], "Storage engine");
+        assert_eq!(shown["resolved"], true);
+        assert_eq!(shown["decision"], "We use sled with group commit.");
+        assert_eq!(shown["reply_count"], 2);
+        let posts = shown["posts"].as_array().expect("posts");
+        assert_eq!(posts.len(), 3);
+        assert_eq!(posts[0]["parent"], Value::Null);
+        assert_eq!(posts[1]["id"], reply.as_str());
+        assert_eq!(posts[1]["body"], "sled, with group commit");
+        assert_eq!(posts[1]["author"], bob_id.as_str());
+        assert_eq!(posts[2]["id"], nested.as_str());
+        assert_eq!(posts[2]["parent"], reply.as_str());
+        let threads = user.json(&["threads", &space]);
+        let list = threads
+            .as_array()
+            .or_else(|| threads["threads"].as_array())
+            .expect("a thread list");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["id"], thread.as_str());
+    };
+    check(&bob);
+    check(&ada);
+
+    node.stop();
+    node.start();
+    check(&bob);
+
+    ada.json(&["retract", &nested]);
+    let shown = ada.json(&["show", &thread]);
+    assert_eq!(
+        shown["posts"].as_array().map(Vec::len),
+        Some(2),
+        "a retracted post disappears"
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_clearly_and_the_node_keeps_serving() {
+    let mut node = TestNode::init();
+    node.start();
+    let ada = TestUser::new();
+    let invite = node.invite();
+    ada.json(&["join", &invite]);
+
+    // A used invite.
+    let eve = TestUser::new();
+    let out = eve.run(&["join", &invite]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("used"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An unregistered key: eve has a key; give her client the node's address by hand,
+    // so the request reaches the node, which refuses it.
+    std::fs::write(eve.path().join("node"), format!("{}\n", node.address)).unwrap();
+    let out = eve.run(&["space", "list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not registered"), "{err}");
+
+    // A registered non-member reads and posts.
+    let space = id(&ada.json(&["space", "create", "private"]));
+    let thread = id(&ada.json(&["post", &space, "--title", "Secret", "--body", "s3cr3t"]));
+    let bob = TestUser::new();
+    bob.json(&["join", &node.invite()]);
+    for args in [
+        vec!["show", thread.as_str()],
+        vec!["threads", space.as_str()],
+        vec!["post", space.as_str(), "--title", "x", "--body", "y"],
+    ] {
+        let out = bob.run(&args);
+        assert!(!out.status.success(), "{args:?} should be refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a member"), "{args:?}: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+    }
+
+    // A body over the limit.
+    let big = "x".repeat(300 * 1024);
+    let out = ada.run_with_stdin(
+        &["post", &space, "--title", "Big", "--body-file", "-"],
+        Some(big.as_bytes()),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("262144"));
+
+    // Still serving.
+    assert_eq!(ada.json(&["show", &thread])["title"], "Secret");
+}
