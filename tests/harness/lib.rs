@@ -247,6 +247,8 @@ pub fn binary(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         Command::new(cargo)
             .current_dir(workspace_root())
+            // The features `cargo test --workspace` unifies, so the binaries that run
+            // built are reused instead of rebuilt.
             .args([
                 "build",
                 "--locked",
@@ -255,6 +257,8 @@ pub fn binary(name: &str) -> PathBuf {
                 "parley-node",
                 "-p",
                 "parley-client",
+                "--features",
+                "parley-protocol/test-support",
             ])
             .status()
             .is_ok_and(|s| s.success())
