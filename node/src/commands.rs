@@ -84,22 +84,7 @@ pub(crate) fn init(
             dir.key().display()
         );
     }
-    create_private_dir(&dir.0)?;
-    let mut settings = Settings::default();
-    if let Some(listen) = listen {
-        settings.listen = listen;
-    }
-    settings.public_address = public_address;
-    // Validate what was given the same way the file will be read.
-    let settings = Settings::parse(&dir.config(), &settings.to_commented_toml())?;
-    let key = keyfile::generate().context("reading randomness from the operating system")?;
-    let storage = Storage::open(&dir.db())
-        .with_context(|| format!("creating the database in {}", dir.db().display()))?;
-    storage.flush()?;
-    drop(storage);
-    std::fs::write(dir.config(), settings.to_commented_toml())
-        .with_context(|| format!("writing {}", dir.config().display()))?;
-    keyfile::create(&dir.key(), &key)?;
+    let (key, settings) = create_node(&dir, listen, public_address)?;
     let address = NodeAddress {
         node: key.node_id(),
         host_port: settings.advertised(),
@@ -118,6 +103,32 @@ pub(crate) fn init(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the key, config and database of a new node in `dir`. The key is written
+/// last, so a failure leaves no half-made node behind that `load` would accept.
+fn create_node(
+    dir: &DataDir,
+    listen: Option<SocketAddr>,
+    public_address: Option<String>,
+) -> anyhow::Result<(SecretKey, Settings)> {
+    create_private_dir(&dir.0)?;
+    let mut settings = Settings::default();
+    if let Some(listen) = listen {
+        settings.listen = listen;
+    }
+    settings.public_address = public_address;
+    // Validate what was given the same way the file will be read.
+    let settings = Settings::parse(&dir.config(), &settings.to_commented_toml())?;
+    let key = keyfile::generate().context("reading randomness from the operating system")?;
+    let storage = Storage::open(&dir.db())
+        .with_context(|| format!("creating the database in {}", dir.db().display()))?;
+    storage.flush()?;
+    drop(storage);
+    std::fs::write(dir.config(), settings.to_commented_toml())
+        .with_context(|| format!("writing {}", dir.config().display()))?;
+    keyfile::create(&dir.key(), &key)?;
+    Ok((key, settings))
 }
 
 fn data_dir_flag(args: &DirArgs) -> String {
@@ -141,6 +152,17 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
+    let dir = DataDir::resolve(args.data_dir.clone())?;
+    let empty = std::fs::read_dir(&dir.0).map_or(true, |mut entries| entries.next().is_none());
+    if !dir.key().exists() && empty {
+        // A first `parleyd run` on a fresh machine sets the node up with the defaults.
+        create_node(&dir, None, None)?;
+        println!(
+            "created a node in {} (settings: {})",
+            dir.0.display(),
+            dir.config().display()
+        );
+    }
     let loaded = load(args)?;
     crate::init_tracing(&loaded.settings.log);
     let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {

@@ -126,7 +126,7 @@ async fn publish(node: &Node, user: UserId, envelope: &ByteString) -> Response {
     }
     let space = post.space();
     {
-        let mut spaces = node.spaces.lock().await;
+        let mut spaces = node.spaces();
         match post.content() {
             Content::Genesis(genesis) if genesis.home_node != node.id() => {
                 return Response::error(
@@ -159,7 +159,7 @@ async fn publish(node: &Node, user: UserId, envelope: &ByteString) -> Response {
         Ok(_) => {}
         Err(error) => return internal(error),
     }
-    node.spaces.lock().await.record(&post);
+    node.spaces().record(&post);
     if matches!(post.content(), Content::Retraction(_)) {
         node.drop_retracted(&space).await;
     }

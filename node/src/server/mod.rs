@@ -15,7 +15,9 @@ use parley_protocol::encoding::ByteString;
 use parley_protocol::limits::MAX_MESSAGE_BYTES;
 use parley_protocol::view::SpaceView;
 use parley_protocol::{NodeId, Post, SecretKey, SpaceId, UserId};
-use tokio::sync::{Mutex, broadcast};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::broadcast;
 
 use crate::clock;
 use crate::storage::{CommitHandle, Committer, Storage, StorageError};
@@ -62,22 +64,31 @@ impl Node {
         self.key.node_id()
     }
 
-    /// The full view of `space`, from the cache or folded from storage.
+    /// The in-memory space state. Held briefly, never across an await.
+    pub(crate) fn spaces(&self) -> MutexGuard<'_, spaces::Spaces> {
+        self.spaces.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The full view of `space`: cached, or folded from the space's posts, which are
+    /// read (and verified) from storage once and then kept in memory.
     pub(crate) fn view(&self, space: &SpaceId) -> Result<Arc<SpaceView>, StorageError> {
-        let generation = match self.spaces.try_lock() {
-            Ok(spaces) => {
-                if let Some(view) = spaces.cached_view(space) {
-                    return Ok(view);
-                }
-                Some(spaces.generation(space))
+        let (generation, posts) = {
+            let spaces = self.spaces();
+            if let Some(view) = spaces.cached_view(space) {
+                return Ok(view);
             }
-            Err(_) => None,
+            (spaces.generation(space), spaces.posts(space))
         };
-        let posts = self.storage.space_posts(space, clock::now())?;
+        let posts = match posts {
+            Some(posts) => posts,
+            None => {
+                let posts = self.storage.space_posts(space, clock::now())?;
+                self.spaces().load_posts(*space, generation, posts.clone());
+                posts
+            }
+        };
         let view = Arc::new(SpaceView::fold(*space, posts.iter()));
-        if let (Some(generation), Ok(mut spaces)) = (generation, self.spaces.try_lock()) {
-            spaces.cache_view(*space, generation, view.clone());
-        }
+        self.spaces().cache_view(*space, generation, view.clone());
         Ok(view)
     }
 
@@ -205,7 +216,7 @@ async fn connection(node: Arc<Node>, incoming: quinn::Incoming) -> Result<(), Tr
 async fn watch(node: &Node, user: UserId, space: Option<SpaceId>, mut send: quinn::SendStream) {
     let mut events = node.events.subscribe();
     if let Some(space) = space {
-        let allowed = node.spaces.lock().await.is_member(&space, &user);
+        let allowed = node.spaces().is_member(&space, &user);
         if !allowed {
             let response = Response::error(
                 parley_protocol::api::ApiErrorCode::NotMember,
@@ -235,7 +246,7 @@ async fn watch(node: &Node, user: UserId, space: Option<SpaceId>, mut send: quin
         if space.is_some_and(|s| s != post.space()) {
             continue;
         }
-        if !node.spaces.lock().await.is_member(&post.space(), &user) {
+        if !node.spaces().is_member(&post.space(), &user) {
             continue;
         }
         let event = Response::Event(parley_protocol::api::Event::Post {

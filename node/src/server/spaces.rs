@@ -16,6 +16,7 @@ pub(crate) struct Spaces {
     membership: BTreeMap<SpaceId, Arc<SpaceView>>,
     views: BTreeMap<SpaceId, Arc<SpaceView>>,
     generations: BTreeMap<SpaceId, u64>,
+    posts: BTreeMap<SpaceId, Vec<Post>>,
 }
 
 /// Whether a post decides who belongs to a space or which nodes hold it.
@@ -42,6 +43,9 @@ impl Spaces {
             self.membership.remove(&space);
         }
         self.views.remove(&space);
+        if let Some(posts) = self.posts.get_mut(&space) {
+            posts.push(post.clone());
+        }
         *self.generations.entry(space).or_default() += 1;
     }
 
@@ -65,6 +69,18 @@ impl Spaces {
     pub(crate) fn is_member(&mut self, space: &SpaceId, user: &UserId) -> bool {
         self.membership(space)
             .is_some_and(|view| view.is_member(user))
+    }
+
+    /// Every post of `space`, if loaded (clones are cheap: posts share their bytes).
+    pub(crate) fn posts(&self, space: &SpaceId) -> Option<Vec<Post>> {
+        self.posts.get(space).cloned()
+    }
+
+    /// Keeps the posts of `space` read at `generation`, unless newer posts arrived.
+    pub(crate) fn load_posts(&mut self, space: SpaceId, generation: u64, posts: Vec<Post>) {
+        if self.generation(&space) == generation {
+            self.posts.insert(space, posts);
+        }
     }
 
     /// A cached full view, if still valid.
