@@ -149,3 +149,106 @@ fn bad_requests_are_refused_clearly_and_the_node_keeps_serving() {
     // Still serving.
     assert_eq!(ada.json(&["show", &thread])["title"], "Secret");
 }
+
+/// ```text
+///   8 writers ──► parleyd ──kill -9──► restart: every acknowledged post is there
+/// ```
+#[test]
+fn every_acknowledged_post_survives_kill_9_during_a_burst() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let mut node = TestNode::init();
+    node.start();
+    let ada = Arc::new(TestUser::new());
+    ada.json(&["join", &node.invite()]);
+    let space = id(&ada.json(&["space", "create", "burst"]));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (ada, acked, stop, space) =
+                (ada.clone(), acked.clone(), stop.clone(), space.clone());
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let title = format!("writer {w} post {i}");
+                    let out = ada.run(&[
+                        "--connect-timeout",
+                        "0.5",
+                        "post",
+                        &space,
+                        "--title",
+                        &title,
+                        "--body",
+                        "burst",
+                        "--json",
+                    ]);
+                    if out.status.success() {
+                        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+                        acked.lock().unwrap().push(id(&doc));
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 40 {
+        assert!(
+            Instant::now() < deadline,
+            "the writers got no acknowledgements"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    node.kill9();
+    stop.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    node.start();
+    let threads = ada.json(&["threads", &space]);
+    let listed: Vec<&str> = threads["threads"]
+        .as_array()
+        .or_else(|| threads.as_array())
+        .expect("a thread list")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    for post in &acked {
+        assert!(
+            listed.contains(&post.as_str()),
+            "acknowledged post {post} was lost"
+        );
+    }
+}
+
+#[test]
+fn garbage_datagrams_do_not_disturb_the_node() {
+    let mut node = TestNode::init();
+    node.start();
+    let ada = TestUser::new();
+    ada.json(&["join", &node.invite()]);
+    let port: u16 = node.address.rsplit(':').next().unwrap().parse().unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut state = 0x1234_5678_u32;
+    for n in 0..300usize {
+        let len = 1 + (n * 37) % 1400;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
+        let _ = socket.send_to(&bytes, ("127.0.0.1", port));
+    }
+    assert!(
+        ada.json(&["whoami"])["user_id"].is_string(),
+        "the node still serves"
+    );
+}
