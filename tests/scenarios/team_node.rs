@@ -252,3 +252,71 @@ fn garbage_datagrams_do_not_disturb_the_node() {
         "the node still serves"
     );
 }
+
+/// ```text
+///   bob: parley watch design  ◄── parleyd ◄── ada: parley post design
+/// ```
+#[test]
+fn watch_streams_new_posts_as_they_arrive() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut node = TestNode::init();
+    node.start();
+    let ada = TestUser::new();
+    let bob = TestUser::new();
+    ada.json(&["join", &node.invite()]);
+    let bob_id = bob.json(&["join", &node.invite()])["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let space = id(&ada.json(&["space", "create", "design"]));
+    ada.json(&["space", "add-member", &space, &bob_id]);
+
+    let mut watcher = Command::new(parley_tests::binary("parley"))
+        .arg("--home")
+        .arg(bob.path())
+        .args(["watch", &space, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watcher.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The watch may not be established yet when the first post goes out: post until
+    // one arrives, a bounded number of times.
+    let mut seen = None;
+    for attempt in 0..20 {
+        let posted = id(&ada.json(&[
+            "post",
+            &space,
+            "--title",
+            &format!("News {attempt}"),
+            "--body",
+            "fresh",
+        ]));
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            let doc: Value = serde_json::from_str(&line).unwrap();
+            seen = Some((doc, posted));
+            break;
+        }
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let (doc, posted) = seen.expect("the watcher saw a post within 20 attempts");
+    let shown = doc["id"].as_str().unwrap_or_default();
+    assert!(shown.starts_with("post1"), "{doc}");
+    assert!(
+        doc.to_string().contains("fresh") || shown == posted,
+        "{doc}"
+    );
+}
