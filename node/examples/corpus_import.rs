@@ -1,6 +1,6 @@
 //! Imports the shared mailing-list corpus (`../shared/corpus/*.jsonl`, where present)
-//! into a node through its client API over QUIC, one space per list, then prints the
-//! node process's resident memory and the store's disk use next to the posts' own bytes.
+//! into a `parleyd` child process through its client API over QUIC, one space per
+//! list, then prints the node process's resident memory and the store's disk use next to the posts' own bytes.
 //!
 //! `cargo run --release -p parley-node --example corpus_import [CORPUS_DIR]`
 
@@ -8,7 +8,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use parley_node::{clock, server, storage::Storage, transport};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use parley_node::{clock, transport};
+use parley_protocol::NodeId;
+use parley_protocol::api::Invite;
 use parley_protocol::api::{CLIENT_ALPN, Request, Response};
 use parley_protocol::content::{Content, Genesis, Member, Reply, Thread};
 use parley_protocol::encoding::{BoundedVec, ByteString};
@@ -45,13 +50,18 @@ fn date_ms(date: &str) -> Option<u64> {
         .map(|s| s * 1000)
 }
 
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+/// Bytes of the files under `dir`.
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
         })
         .unwrap_or(0)
 }
@@ -75,23 +85,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     files.sort();
 
     let dir = tempfile::tempdir()?;
-    let storage = Storage::open(&dir.path().join("db"))?;
-    let node_key = seed_key(0, 0);
+    let data_dir = dir.path().join("node");
+    let parleyd = std::env::var("PARLEYD").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/parleyd").to_owned()
+    });
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let init = Command::new(&parleyd)
+        .args([
+            "init",
+            "--json",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .output()
+        .map_err(|e| {
+            format!("running {parleyd} (build it with `cargo build --release -p parley-node`): {e}")
+        })?;
+    let init: serde_json::Value = serde_json::from_slice(&init.stdout)?;
+    let node_id: NodeId = init["node_id"]
+        .as_str()
+        .ok_or("init printed no node id")?
+        .parse()?;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let mut child = Command::new(&parleyd)
+        .args(["run", "--data-dir"])
+        .arg(&data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("serving at") => break,
+            Some(Ok(_)) => {}
+            _ => return Err("parleyd did not start".into()),
+        }
+    }
+    let invite = Command::new(&parleyd)
+        .args(["invite", "--json", "--uses", "1000000", "--data-dir"])
+        .arg(&data_dir)
+        .output()?;
+    let invite: serde_json::Value = serde_json::from_slice(&invite.stdout)?;
+    let invite: Invite = invite["invite"].as_str().ok_or("no invite")?.parse()?;
     let admin = seed_key(1, 0);
     let now = clock::now();
-    storage.register_user(&admin.user_id(), now)?;
-    let endpoint = transport::server_endpoint(&node_key, "127.0.0.1:0".parse()?, &[CLIENT_ALPN])?;
-    let addr = endpoint.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(
-        SecretKey::from_seed(&node_key.to_seed()),
-        storage.clone(),
-        endpoint,
-        addr.to_string(),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
 
     // Sign everything first (the people's clients would), then publish through the API.
     let mut envelopes: Vec<Vec<u8>> = Vec::new();
@@ -108,7 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let genesis = Genesis {
             name: clip(&name, 100),
             description: String::new(),
-            home_node: node_key.node_id(),
+            home_node: node_id,
             nonce: [n as u8; 16],
         };
         let genesis = Post::sign_genesis(&admin, Timestamp(0), genesis, now)?;
@@ -134,7 +176,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .or_insert_with(|| seed_key(2, next));
             let author = SecretKey::from_seed(&author.to_seed());
             if members.insert(author.user_id()) {
-                storage.register_user(&author.user_id(), now)?;
                 let add = Content::AddMember(Member {
                     user: author.user_id(),
                 });
@@ -210,8 +251,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .ok_or("unknown author")?
             };
             let endpoint = transport::client_endpoint(&key, addr)?;
-            let connection =
-                transport::connect(&endpoint, addr, node_key.node_id(), CLIENT_ALPN).await?;
+            let connection = transport::connect(&endpoint, addr, node_id, CLIENT_ALPN).await?;
+            let join = Request::Join {
+                token: invite.token,
+            }
+            .encode();
+            transport::request(&connection, &join, MAX_MESSAGE_BYTES).await?;
             connections.insert(author, (endpoint, connection));
         }
         let (_, connection) = &connections[&author];
@@ -229,10 +274,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         connection.close(0u32.into(), b"done");
     }
     drop(envelopes);
-    let _ = stop_tx.send(());
-    server.await??;
-    storage.flush()?;
-    let disk = storage.size_on_disk()?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let rss = |field: &str| -> f64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let (rss_now, rss_peak) = (rss("VmRSS:"), rss("VmHWM:"));
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let disk = dir_size(&data_dir.join("db"));
     println!(
         "| messages | posts' bytes | import s | posts/s | node RSS now MiB | peak RSS MiB | disk MiB | disk / posts' bytes |"
     );
@@ -240,13 +298,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "| {messages} | {post_bytes} | {seconds:.1} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2}x |",
         messages as f64 / seconds,
-        rss_kib("VmRSS:") as f64 / 1024.0,
-        rss_kib("VmHWM:") as f64 / 1024.0,
+        rss_now,
+        rss_peak,
         disk as f64 / 1048576.0,
         disk as f64 / post_bytes as f64
     );
-    println!(
-        "(RSS is the whole process: node, the importing clients and the signed envelopes held for import)"
-    );
+    println!("(RSS of the parleyd process alone, read from /proc before it is stopped)");
     Ok(())
 }
