@@ -5,14 +5,16 @@
 //! Run: `cargo bench -p parley-protocol --bench sync`. For round trips and bytes, see
 //! `cargo run --release -p parley-protocol --example sync_bench`.
 
+#[path = "support/drive.rs"]
+mod drive;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use parley_protocol::limits::RECONCILE_FRAME_TARGET_BYTES;
-use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};
-use parley_protocol::wire::Message;
+use parley_protocol::sync::{Item, SyncConfig, SyncSession};
 use parley_protocol::{PostId, SpaceId, Timestamp};
 
 /// Two sets of `size` items sharing all but `difference` of them (half on each side).
@@ -43,35 +45,7 @@ fn parley(ours: &[Item], theirs: &[Item]) -> usize {
         SyncSession::initiate(space, ours.iter().copied(), config).expect("initiator");
     let mut responder =
         SyncSession::respond(space, theirs.iter().copied(), config).expect("responder");
-    let mut found = 0;
-    loop {
-        let mut progressed = false;
-        while let Some(output) = initiator.poll_output() {
-            progressed = true;
-            match output {
-                Output::Send(message) => {
-                    let message = Message::decode(&message.encode()).expect("decode");
-                    responder
-                        .handle(Input::Received(message))
-                        .expect("responder");
-                }
-                Output::Need(ids) | Output::Have(ids) => found += ids.len(),
-                _ => {}
-            }
-        }
-        while let Some(output) = responder.poll_output() {
-            progressed = true;
-            if let Output::Send(message) = output {
-                let message = Message::decode(&message.encode()).expect("decode");
-                initiator
-                    .handle(Input::Received(message))
-                    .expect("initiator");
-            }
-        }
-        if !progressed {
-            return found;
-        }
-    }
+    drive::drive(&mut initiator, &mut responder)
 }
 
 /// The same reconciliation with plain negentropy frames.

@@ -11,12 +11,14 @@
 // A benchmark reads the clock; the protocol crate does not.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "../benches/support/drive.rs"]
+mod drive;
+
 use std::time::{Duration, Instant};
 
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use parley_protocol::limits::RECONCILE_FRAME_TARGET_BYTES;
-use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};
-use parley_protocol::wire::Message;
+use parley_protocol::sync::{Item, SyncConfig, SyncSession};
 use parley_protocol::{PostId, SpaceId, Timestamp};
 
 /// One scenario: two sets of `size` items each, differing in `difference` items (half
@@ -128,35 +130,7 @@ fn parley(ours: &[Item], theirs: &[Item]) -> Measure {
         SyncSession::respond(space, theirs.iter().copied(), config).expect("responder");
     let setup = start.elapsed();
     let start = Instant::now();
-    let mut found = 0;
-    loop {
-        let mut progressed = false;
-        while let Some(output) = initiator.poll_output() {
-            progressed = true;
-            match output {
-                Output::Send(message) => {
-                    let message = Message::decode(&message.encode()).expect("decode");
-                    responder
-                        .handle(Input::Received(message))
-                        .expect("responder");
-                }
-                Output::Need(ids) | Output::Have(ids) => found += ids.len(),
-                _ => {}
-            }
-        }
-        while let Some(output) = responder.poll_output() {
-            progressed = true;
-            if let Output::Send(message) = output {
-                let message = Message::decode(&message.encode()).expect("decode");
-                initiator
-                    .handle(Input::Received(message))
-                    .expect("initiator");
-            }
-        }
-        if !progressed {
-            break;
-        }
-    }
+    let found = drive::drive(&mut initiator, &mut responder);
     let exchange = start.elapsed();
     let outcome = initiator.outcome();
     Measure {
