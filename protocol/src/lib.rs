@@ -67,6 +67,7 @@ pub mod codec;
 pub mod content;
 pub mod encoding;
 pub mod envelope;
+pub mod gossip;
 pub mod id;
 pub mod keys;
 pub mod limits;
