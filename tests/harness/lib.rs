@@ -13,6 +13,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub mod history;
+pub mod link;
+pub mod netns;
 pub mod process;
 
 use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};
