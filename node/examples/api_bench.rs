@@ -83,6 +83,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         storage.clone(),
         endpoint,
         addr.to_string(),
+        parley_node::federation::FederationConfig::default(),
+        Vec::new(),
         async move {
             let _ = stop_rx.await;
         },

@@ -190,6 +190,8 @@ pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
             storage,
             loaded.settings.listen,
             advertised,
+            loaded.settings.federation.config(),
+            loaded.settings.federation.peer_addresses(),
             shutdown_signal(),
         )
         .await
@@ -229,7 +231,7 @@ fn admin(args: &DirArgs, request: AdminRequest) -> anyhow::Result<AdminResponse>
     match Storage::open(&loaded.dir.db()) {
         Ok(storage) => {
             let response =
-                server::admin_execute(&storage, loaded.key.node_id(), &advertised, false, request);
+                server::admin_execute(&storage, loaded.key.node_id(), &advertised, None, request);
             storage.flush()?;
             Ok(response)
         }

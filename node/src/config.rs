@@ -7,7 +7,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use parley_protocol::api::NodeAddress;
 use serde::{Deserialize, Serialize};
+
+use crate::federation::FederationConfig;
 
 /// The UDP port a node listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7447;
@@ -67,6 +72,57 @@ pub struct Settings {
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[serde(default = "default_log")]
     pub log: String,
+    /// Peer nodes and replication.
+    #[serde(default)]
+    pub federation: FederationSettings,
+}
+
+/// The `[federation]` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Peer nodes to keep connections to, as `NODE_ID@HOST:PORT`, besides those added
+    /// with `parleyd peer add`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Seconds between reconciliations of every shared space with each peer.
+    #[serde(default = "default_sync_interval")]
+    pub sync_interval_secs: u64,
+    /// Posts per second this node accepts from one peer.
+    #[serde(default = "default_posts_per_second")]
+    pub posts_per_second: u64,
+}
+
+fn default_sync_interval() -> u64 {
+    60
+}
+
+fn default_posts_per_second() -> u64 {
+    50_000
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        Self {
+            peers: Vec::new(),
+            sync_interval_secs: default_sync_interval(),
+            posts_per_second: default_posts_per_second(),
+        }
+    }
+}
+
+impl FederationSettings {
+    /// The peers of the file, parsed (checked when the file is loaded).
+    pub fn peer_addresses(&self) -> Vec<NodeAddress> {
+        self.peers.iter().filter_map(|p| p.parse().ok()).collect()
+    }
+
+    /// The federation configuration these settings give.
+    pub fn config(&self) -> FederationConfig {
+        FederationConfig::default()
+            .with_sync_interval(Duration::from_secs(self.sync_interval_secs))
+            .with_posts_per_second(self.posts_per_second)
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -83,6 +139,7 @@ impl Default for Settings {
             listen: default_listen(),
             public_address: None,
             log: default_log(),
+            federation: FederationSettings::default(),
         }
     }
 }
@@ -120,9 +177,30 @@ impl Settings {
              \n\
              # Log filter: error, warn, info, debug, trace, or tracing directives such as\n\
              # \"info,parley_node=debug\".\n\
-             log = \"{log}\"\n",
+             log = \"{log}\"\n\
+             \n\
+             [federation]\n\
+             # Peer nodes to keep connections to, as NODE_ID@HOST:PORT (besides those\n\
+             # added with `parleyd peer add`). Spaces are replicated only to the nodes a\n\
+             # space is shared with (`parley space share`), and a peer's node must add\n\
+             # this node too.\n\
+             peers = [{peers}]\n\
+             # Seconds between reconciliations of every shared space with each peer\n\
+             # (new posts are pushed at once; this repairs what pushes missed).\n\
+             sync_interval_secs = {interval}\n\
+             # Posts per second this node accepts from one peer.\n\
+             posts_per_second = {rate}\n",
             listen = self.listen,
             log = self.log,
+            peers = self
+                .federation
+                .peers
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            interval = self.federation.sync_interval_secs,
+            rate = self.federation.posts_per_second,
         )
     }
 
@@ -141,6 +219,29 @@ impl Settings {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        for peer in &settings.federation.peers {
+            if let Err(error) = peer.parse::<NodeAddress>() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    setting: "federation.peers",
+                    reason: format!("has \"{peer}\", which is not NODE_ID@HOST:PORT: {error}"),
+                });
+            }
+        }
+        if settings.federation.sync_interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                setting: "federation.sync_interval_secs",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if settings.federation.posts_per_second == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                setting: "federation.posts_per_second",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
         if let Some(address) = &settings.public_address {
             let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
                 !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)

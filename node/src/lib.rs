@@ -10,6 +10,8 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+pub mod federation;
+#[cfg(feature = "server")]
 pub mod keyfile;
 #[cfg(feature = "server")]
 pub mod server;

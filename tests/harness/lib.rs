@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub mod cluster;
 pub mod history;
 pub mod link;
 pub mod netns;

@@ -9,6 +9,7 @@ use parley_protocol::{NodeId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
+use crate::federation::{self, PeerStatus};
 use crate::storage::Storage;
 use crate::transport::{self, TransportError};
 
@@ -44,15 +45,34 @@ pub enum AdminRequest {
     PeerList,
 }
 
-/// A peer node as configured.
+/// A peer node: configured, connected, or both.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerRecord {
     /// The peer's id.
     pub node_id: String,
-    /// Its address `NODE_ID@HOST:PORT`.
+    /// Its address `NODE_ID@HOST:PORT`, or empty for a node that is not a configured
+    /// peer but connected as a replica of a shared space.
     pub address: String,
-    /// Whether a connection to it is up (federation arrives with issue 5).
+    /// Whether a connection to it is up (always false when the node is stopped).
     pub connected: bool,
+    /// When the connection came up, or the last one went down (ms since the epoch).
+    #[serde(default)]
+    pub since: Option<Timestamp>,
+    /// When a reconciliation with it last finished.
+    #[serde(default)]
+    pub last_sync: Option<Timestamp>,
+    /// Posts sent to it since the node started.
+    #[serde(default)]
+    pub posts_sent: u64,
+    /// New posts received from it and stored since the node started.
+    #[serde(default)]
+    pub posts_received: u64,
+    /// Envelopes and messages from it refused as invalid since the node started.
+    #[serde(default)]
+    pub invalid: u64,
+    /// Why the last connection attempt failed or the last connection ended.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// One space's line in the status.
@@ -111,19 +131,21 @@ pub enum AdminResponse {
     },
 }
 
-/// Runs an admin command on `storage` for the node `node` reached at `address`.
+/// Runs an admin command on `storage` for the node `node` reached at `address`;
+/// `live` is the state of its peers when the node is running (`None` when the store
+/// is read directly).
 pub fn execute(
     storage: &Storage,
     node: NodeId,
     address: &str,
-    running: bool,
+    live: Option<&[PeerStatus]>,
     request: AdminRequest,
 ) -> AdminResponse {
     let result = match request {
         AdminRequest::Invite { uses, expires_at } => {
             invite(storage, node, address, uses, expires_at)
         }
-        AdminRequest::Status => status(storage, node, address, running).map(AdminResponse::Status),
+        AdminRequest::Status => status(storage, node, address, live).map(AdminResponse::Status),
         AdminRequest::PeerAdd { address } if address.node == node => {
             Err("that is this node's own address; add the address of another node".to_owned())
         }
@@ -136,7 +158,7 @@ pub fn execute(
             Ok(false) => Err(format!("{node} is not a peer of this node")),
             Err(error) => Err(error.to_string()),
         },
-        AdminRequest::PeerList => peers(storage).map(AdminResponse::Peers),
+        AdminRequest::PeerList => peers(storage, live).map(AdminResponse::Peers),
     };
     result.unwrap_or_else(|message| AdminResponse::Error { message })
 }
@@ -169,20 +191,46 @@ fn invite(
     })
 }
 
-fn peers(storage: &Storage) -> Result<Vec<PeerRecord>, String> {
-    Ok(storage
-        .peers()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|address| PeerRecord {
-            node_id: address.node.to_string(),
-            address: address.to_string(),
-            connected: false,
+/// The configured peers, with their live state when the node runs, then the nodes
+/// connected without being configured (replicas of a shared space that dialed in).
+fn peers(storage: &Storage, live: Option<&[PeerStatus]>) -> Result<Vec<PeerRecord>, String> {
+    let live = live.unwrap_or_default();
+    let configured = storage.peers().map_err(|e| e.to_string())?;
+    let mut records: Vec<PeerRecord> = configured
+        .iter()
+        .map(|address| {
+            let state = live.iter().find(|p| p.node == address.node);
+            record(address.node, address.to_string(), state)
         })
-        .collect())
+        .collect();
+    for state in live {
+        if state.connected && !configured.iter().any(|a| a.node == state.node) {
+            records.push(record(state.node, String::new(), Some(state)));
+        }
+    }
+    Ok(records)
 }
 
-fn status(storage: &Storage, node: NodeId, address: &str, running: bool) -> Result<Status, String> {
+fn record(node: NodeId, address: String, state: Option<&PeerStatus>) -> PeerRecord {
+    PeerRecord {
+        node_id: node.to_string(),
+        address,
+        connected: state.is_some_and(|s| s.connected),
+        since: state.and_then(|s| s.since),
+        last_sync: state.and_then(|s| s.last_sync),
+        posts_sent: state.map_or(0, |s| s.posts_sent),
+        posts_received: state.map_or(0, |s| s.posts_received),
+        invalid: state.map_or(0, |s| s.invalid),
+        last_error: state.and_then(|s| s.last_error.clone()),
+    }
+}
+
+fn status(
+    storage: &Storage,
+    node: NodeId,
+    address: &str,
+    live: Option<&[PeerStatus]>,
+) -> Result<Status, String> {
     let mut spaces = Vec::new();
     for space in storage.spaces().map_err(|e| e.to_string())? {
         let posts = storage.count(&space).map_err(|e| e.to_string())?;
@@ -203,9 +251,9 @@ fn status(storage: &Storage, node: NodeId, address: &str, running: bool) -> Resu
             host_port: address.to_owned(),
         }
         .to_string(),
-        running,
+        running: live.is_some(),
         users: storage.users().map_err(|e| e.to_string())?.len() as u64,
-        peers: peers(storage)?,
+        peers: peers(storage, live)?,
         spaces,
         disk_bytes: storage.size_on_disk().map_err(|e| e.to_string())?,
     })
@@ -224,7 +272,27 @@ pub(super) async fn serve(
             continue;
         };
         let response = match serde_json::from_slice::<AdminRequest>(&bytes) {
-            Ok(request) => execute(&node.storage, node.id(), &node.address, true, request),
+            Ok(request) => {
+                let live = node.federation.status();
+                let response = execute(
+                    &node.storage,
+                    node.id(),
+                    &node.address,
+                    Some(&live),
+                    request.clone(),
+                );
+                if response == AdminResponse::Done {
+                    // A peer added or removed while running is dialed or dropped now.
+                    match request {
+                        AdminRequest::PeerAdd { address } => federation::add_peer(&node, address),
+                        AdminRequest::PeerRemove { node: peer } => {
+                            federation::remove_peer(&node, &peer);
+                        }
+                        _ => {}
+                    }
+                }
+                response
+            }
             Err(error) => AdminResponse::Error {
                 message: format!("malformed admin request: {error}"),
             },

@@ -16,7 +16,7 @@ use crate::storage::InviteError;
 use super::Node;
 
 /// The answer to `request` from `user`, registered or not.
-pub(crate) async fn handle(node: &Node, user: UserId, request: Request) -> Response {
+pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> Response {
     let registered = match node.storage.is_registered(&user) {
         Ok(registered) => registered,
         Err(error) => return internal(error),
@@ -108,7 +108,7 @@ async fn join(
     }
 }
 
-async fn publish(node: &Node, user: UserId, envelope: &ByteString) -> Response {
+async fn publish(node: &Arc<Node>, user: UserId, envelope: &ByteString) -> Response {
     let post = match Post::decode(&envelope.0, clock::now()) {
         Ok(post) => post,
         Err(error) => {
@@ -159,11 +159,7 @@ async fn publish(node: &Node, user: UserId, envelope: &ByteString) -> Response {
         Ok(_) => {}
         Err(error) => return internal(error),
     }
-    node.spaces().record(&post);
-    if matches!(post.content(), Content::Retraction(_)) {
-        node.drop_retracted(&space).await;
-    }
-    let _ = node.events.send(Arc::new(post));
+    node.stored(space, &[post], None).await;
     Response::Published { id }
 }
 

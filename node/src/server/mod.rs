@@ -4,13 +4,13 @@
 
 mod admin;
 mod api;
-mod spaces;
+pub(crate) mod spaces;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use parley_protocol::api::{ADMIN_ALPN, CLIENT_ALPN, Request, Response};
+use parley_protocol::api::{ADMIN_ALPN, CLIENT_ALPN, NodeAddress, Request, Response};
 use parley_protocol::encoding::ByteString;
 use parley_protocol::limits::MAX_MESSAGE_BYTES;
 use parley_protocol::view::SpaceView;
@@ -20,8 +20,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::clock;
-use crate::storage::{CommitHandle, Committer, Storage, StorageError};
-use crate::transport::{self, TransportError};
+use crate::federation::{self, Federation, FederationConfig};
+use crate::storage::{CommitHandle, Committer, Inserted, Storage, StorageError};
+use crate::transport::{self, NODE_ALPN, TransportError};
 
 pub use admin::{
     AdminRequest, AdminResponse, MAX_ADMIN_BYTES, PeerRecord, SpaceStatus, Status,
@@ -48,6 +49,7 @@ pub(crate) struct Node {
     pub(crate) commit: CommitHandle,
     pub(crate) spaces: Mutex<spaces::Spaces>,
     pub(crate) events: broadcast::Sender<Arc<Post>>,
+    pub(crate) federation: Federation,
 }
 
 impl std::fmt::Debug for Node {
@@ -92,6 +94,37 @@ impl Node {
         Ok(view)
     }
 
+    /// What follows storing new posts of `space`, written here (`source` is `None`) or
+    /// received from the peer `source`: the in-memory state learns them, watchers see
+    /// them, retracted bytes are dropped, and peers hear of them.
+    pub(crate) async fn stored(
+        self: &Arc<Self>,
+        space: SpaceId,
+        posts: &[Post],
+        source: Option<NodeId>,
+    ) {
+        let mut retraction = false;
+        let mut replicas = false;
+        {
+            let mut spaces = self.spaces();
+            for post in posts {
+                spaces.record(post);
+                retraction |= matches!(post.content(), parley_protocol::Content::Retraction(_));
+                replicas |= spaces::is_governance(post);
+            }
+        }
+        for post in posts {
+            let _ = self.events.send(Arc::new(post.clone()));
+        }
+        if retraction {
+            self.drop_retracted(&space).await;
+        }
+        federation::announce(self, space, posts, source);
+        if replicas {
+            federation::replicas_changed(self);
+        }
+    }
+
     /// Drops the bytes of posts an effective retraction withdrew, keeping tombstones.
     pub(crate) async fn drop_retracted(&self, space: &SpaceId) {
         let result = self
@@ -113,30 +146,68 @@ pub async fn run(
     storage: Storage,
     listen: SocketAddr,
     advertised: String,
+    federation: FederationConfig,
+    peers: Vec<NodeAddress>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
-    let endpoint = transport::server_endpoint(&key, listen, &[CLIENT_ALPN, ADMIN_ALPN])?;
-    serve(key, storage, endpoint, advertised, shutdown).await
+    let endpoint = endpoint(&key, listen, &federation)?;
+    serve(
+        key, storage, endpoint, advertised, federation, peers, shutdown,
+    )
+    .await
 }
 
-/// Serves on an already bound endpoint (tests bind port 0) until `shutdown` completes.
+/// The node's QUIC endpoint bound to `listen`: it serves the client, admin and node
+/// protocols, and dials peers from the same port.
+pub fn endpoint(
+    key: &SecretKey,
+    listen: SocketAddr,
+    federation: &FederationConfig,
+) -> Result<quinn::Endpoint, NodeError> {
+    Ok(transport::server_endpoint_with(
+        key,
+        listen,
+        &[CLIENT_ALPN, ADMIN_ALPN, NODE_ALPN],
+        federation.timeouts,
+    )?)
+}
+
+/// Serves on an already bound endpoint (from [`endpoint`]; tests bind port 0) until
+/// `shutdown` completes, federating with the peers of the store and `peers` (from the
+/// config file).
 pub async fn serve(
     key: SecretKey,
     storage: Storage,
     endpoint: quinn::Endpoint,
     advertised: String,
+    federation: FederationConfig,
+    peers: Vec<NodeAddress>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
+    let handle = start(key, storage, endpoint, advertised, federation, peers)?;
+    shutdown.await;
+    handle.shutdown().await
+}
+
+/// Starts serving on an already bound endpoint (from [`endpoint`]) in the background of
+/// the current tokio runtime, and returns a handle to the running node.
+pub fn start(
+    key: SecretKey,
+    storage: Storage,
+    endpoint: quinn::Endpoint,
+    advertised: String,
+    federation: FederationConfig,
+    peers: Vec<NodeAddress>,
+) -> Result<NodeHandle, NodeError> {
     let commit = Committer::spawn(storage.clone());
     let (events, _) = broadcast::channel(1024);
     let mut spaces = spaces::Spaces::default();
     for space in storage.spaces()? {
-        for post in storage.space_posts(&space, clock::now())? {
-            if spaces::is_governance(&post) {
-                spaces.record(&post);
-            }
+        for post in storage.governance_posts(&space, clock::now())? {
+            spaces.record(&post);
         }
     }
+    let dialer = transport::ClientEndpoint::from_endpoint(endpoint.clone(), &key)?;
     let node = Arc::new(Node {
         key,
         address: advertised,
@@ -144,12 +215,155 @@ pub async fn serve(
         commit,
         spaces: Mutex::new(spaces),
         events,
+        federation: Federation::new(federation, dialer),
     });
     tracing::info!(node = %node.id(), address = %node.address, "serving");
-    tokio::pin!(shutdown);
+    let mut configured = node.storage.peers()?;
+    for peer in peers {
+        if !configured.iter().any(|p| p.node == peer.node) {
+            configured.push(peer);
+        }
+    }
+    federation::start(&node, configured);
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(accept_loop(node.clone(), endpoint.clone(), stopped));
+    Ok(NodeHandle {
+        node,
+        endpoint,
+        stop,
+        task,
+    })
+}
+
+/// A node running in the background ([`start`]): what tests, benchmarks and tools
+/// embedding a node need of it.
+pub struct NodeHandle {
+    node: Arc<Node>,
+    endpoint: quinn::Endpoint,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("node", &self.node.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.node.id()
+    }
+
+    /// The socket address the node listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, NodeError> {
+        Ok(self
+            .endpoint
+            .local_addr()
+            .map_err(|source| TransportError::Bind {
+                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source,
+            })?)
+    }
+
+    /// Stores posts written at this node as a client's `Publish` does after its checks
+    /// (durably, then pushed to peers), without a client connection: for tools that
+    /// import posts, tests and benchmarks. The posts are verified already (a [`Post`]
+    /// only comes from validation). Returns what became of each.
+    pub async fn publish(&self, posts: Vec<Post>) -> Result<Vec<Inserted>, StorageError> {
+        let results = self.node.commit.commit(posts.clone()).await?;
+        let mut by_space: std::collections::BTreeMap<SpaceId, Vec<Post>> = Default::default();
+        for (post, result) in posts.into_iter().zip(&results) {
+            if *result == Inserted::New {
+                by_space.entry(post.space()).or_default().push(post);
+            }
+        }
+        for (space, posts) in by_space {
+            self.node.stored(space, &posts, None).await;
+        }
+        Ok(results)
+    }
+
+    /// Adds a configured peer (stored, then dialed), as `parleyd peer add` does.
+    pub fn add_peer(&self, address: NodeAddress) -> Result<(), StorageError> {
+        self.node.storage.add_peer(&address)?;
+        federation::add_peer(&self.node, address);
+        Ok(())
+    }
+
+    /// Removes a configured peer (and closes its connection), as `parleyd peer remove`.
+    pub fn remove_peer(&self, peer: &NodeId) -> Result<bool, StorageError> {
+        let removed = self.node.storage.remove_peer(peer)?;
+        federation::remove_peer(&self.node, peer);
+        Ok(removed)
+    }
+
+    /// Every peer's state.
+    pub fn peers(&self) -> Vec<federation::PeerStatus> {
+        self.node.federation.status()
+    }
+
+    /// The spaces this node holds posts of.
+    pub fn spaces(&self) -> Result<Vec<SpaceId>, StorageError> {
+        self.node.storage.spaces()
+    }
+
+    /// The reconciliation items (posts and tombstones) of `space`.
+    pub fn items(&self, space: &SpaceId) -> Result<Vec<parley_protocol::sync::Item>, StorageError> {
+        self.node.storage.items(space)
+    }
+
+    /// The full view of `space` as this node's users read it.
+    pub fn view(&self, space: &SpaceId) -> Result<Arc<SpaceView>, StorageError> {
+        self.node.view(space)
+    }
+
+    /// Posts stored here from now on, as the client API's `Watch` streams them.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Post>> {
+        self.node.events.subscribe()
+    }
+
+    /// Stops serving: closes every connection, flushes the store and returns once the
+    /// node's tasks let go of it.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        let Self {
+            node,
+            endpoint,
+            stop,
+            task,
+        } = self;
+        let _ = stop.send(());
+        let _ = task.await;
+        federation::stop(&node);
+        tracing::info!("shutting down");
+        endpoint.close(0u32.into(), b"node shutting down");
+        node.storage.flush()?;
+        drop(node);
+        endpoint.wait_idle().await;
+        Ok(())
+    }
+
+    /// Stops at once, as a crash would: no flush, connections dropped. What was
+    /// acknowledged is on disk already.
+    pub fn abort(self) {
+        federation::stop(&self.node);
+        self.endpoint.close(0u32.into(), b"node stopped");
+        self.task.abort();
+    }
+}
+
+/// Accepts connections until told to stop or the endpoint closes.
+async fn accept_loop(
+    node: Arc<Node>,
+    endpoint: quinn::Endpoint,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     loop {
         tokio::select! {
-            () = &mut shutdown => break,
+            _ = &mut stop => break,
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
                 let node = node.clone();
@@ -161,11 +375,6 @@ pub async fn serve(
             }
         }
     }
-    tracing::info!("shutting down");
-    endpoint.close(0u32.into(), b"node shutting down");
-    node.storage.flush()?;
-    endpoint.wait_idle().await;
-    Ok(())
 }
 
 /// Handles one connection: authenticates its key, then serves its streams.
@@ -179,6 +388,12 @@ async fn connection(node: Arc<Node>, incoming: quinn::Incoming) -> Result<(), Tr
             return Ok(());
         }
         return admin::serve(node, connection).await;
+    }
+    if alpn.as_deref() == Some(NODE_ALPN) {
+        if let Err(error) = federation::accept(node, connection).await {
+            tracing::debug!(%error, "peer connection ended");
+        }
+        return Ok(());
     }
     let user = UserId::from_bytes(key);
     loop {

@@ -2,12 +2,12 @@
 //! replicas (small, kept whole, so every publish is authorized without reading the
 //! space), and a cache of full views, rebuilt on the first read after a change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use parley_protocol::content::Content;
 use parley_protocol::view::SpaceView;
-use parley_protocol::{Post, SpaceId, UserId};
+use parley_protocol::{NodeId, Post, SpaceId, UserId};
 
 /// Membership posts and cached views, per space.
 #[derive(Debug, Default)]
@@ -63,6 +63,23 @@ impl Spaces {
             .entry(*space)
             .or_insert_with(|| Arc::new(SpaceView::fold(*space, posts.iter())));
         view.genesis().is_some().then(|| view.clone())
+    }
+
+    /// Every held space's replica set (spaces with a genesis).
+    pub(crate) fn replica_sets(&mut self) -> BTreeMap<SpaceId, BTreeSet<NodeId>> {
+        let spaces: Vec<SpaceId> = self.governance.keys().copied().collect();
+        spaces
+            .into_iter()
+            .filter_map(|space| {
+                self.membership(&space)
+                    .map(|view| (space, view.replicas().clone()))
+            })
+            .collect()
+    }
+
+    /// The governance posts of `space` held (clones share their bytes).
+    pub(crate) fn governance_posts(&self, space: &SpaceId) -> Vec<Post> {
+        self.governance.get(space).cloned().unwrap_or_default()
     }
 
     /// Whether `user` is currently a member of `space`.

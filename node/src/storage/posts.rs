@@ -60,6 +60,12 @@ impl Storage {
         }
     }
 
+    /// The stored envelope bytes of the post `id`, if held in full, without validating
+    /// them again (they were validated when stored): what a node sends its peers.
+    pub fn envelope(&self, id: &PostId) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db.get(keys::post(id))?.map(|bytes| bytes.to_vec()))
+    }
+
     /// Whether the post `id` is held in full.
     pub fn contains(&self, id: &PostId) -> Result<bool, StorageError> {
         Ok(self.db.contains_key(keys::post(id))?)
@@ -95,6 +101,36 @@ impl Storage {
             // A post dropped for a retraction between the two reads is skipped.
             if let Some(post) = self.get(&item.id, now)? {
                 posts.push(post);
+            }
+        }
+        Ok(posts)
+    }
+
+    /// The posts of `space` that decide its membership and replicas (genesis, members,
+    /// moderators, replicas), validated again; the others are skipped by their kind tag
+    /// without a signature check, so a node starts fast whatever its spaces hold.
+    pub fn governance_posts(
+        &self,
+        space: &SpaceId,
+        now: Timestamp,
+    ) -> Result<Vec<Post>, StorageError> {
+        const GOVERNANCE: [u32; 7] = [0, 8, 9, 10, 11, 12, 13];
+        let mut posts = Vec::new();
+        for entry in self.db.scan_prefix(keys::items_of(space)) {
+            let (key, value) = entry?;
+            if !value.is_empty() {
+                continue; // a tombstone
+            }
+            let (_, item) = keys::parse_item(&key)?;
+            let Some(bytes) = self.db.get(keys::post(&item.id))? else {
+                continue;
+            };
+            let tag = bytes
+                .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_le_bytes);
+            if tag.is_some_and(|tag| GOVERNANCE.contains(&tag)) {
+                posts.push(decode_stored(&item.id, &bytes, now)?);
             }
         }
         Ok(posts)

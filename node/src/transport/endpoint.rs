@@ -35,6 +35,27 @@ const STREAM_RECEIVE_WINDOW: u32 = 1024 * 1024;
 /// Bytes a peer may send on all streams of a connection ahead of the reader.
 const CONNECTION_RECEIVE_WINDOW: u32 = 8 * 1024 * 1024;
 
+/// A connection's timeouts: how long without traffic before it is closed, and how often
+/// an idle side sends a keep-alive. Nodes use the defaults; tests of partitions shorten
+/// them so a cut link is noticed in a second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A connection with no traffic for this long is closed.
+    pub idle: Duration,
+    /// An idle connection sends a keep-alive this often (well within `idle`).
+    pub keep_alive: Duration,
+}
+
+impl Default for Timeouts {
+    /// [`IDLE_TIMEOUT`] and [`KEEP_ALIVE_INTERVAL`].
+    fn default() -> Self {
+        Self {
+            idle: IDLE_TIMEOUT,
+            keep_alive: KEEP_ALIVE_INTERVAL,
+        }
+    }
+}
+
 /// The server name a client puts in its handshake. With raw public keys the name
 /// proves nothing (the key does), and SNI is not sent.
 const SERVER_NAME: &str = "parley";
@@ -50,6 +71,10 @@ pub enum CloseCode {
     Unauthorized,
     /// The server is not the node the client dialed (code 2).
     UnexpectedPeer,
+    /// Another connection between the same two nodes is kept instead (code 3).
+    Duplicate,
+    /// The peer kept sending invalid data and is refused for a while (code 4).
+    Misbehaving,
 }
 
 impl CloseCode {
@@ -59,6 +84,8 @@ impl CloseCode {
             Self::Done => 0,
             Self::Unauthorized => 1,
             Self::UnexpectedPeer => 2,
+            Self::Duplicate => 3,
+            Self::Misbehaving => 4,
         })
     }
 }
@@ -109,9 +136,19 @@ pub fn server_endpoint(
     bind: SocketAddr,
     alpns: &[&[u8]],
 ) -> Result<quinn::Endpoint, TransportError> {
+    server_endpoint_with(key, bind, alpns, Timeouts::default())
+}
+
+/// [`server_endpoint`] with other [`Timeouts`].
+pub fn server_endpoint_with(
+    key: &SecretKey,
+    bind: SocketAddr,
+    alpns: &[&[u8]],
+    timeouts: Timeouts,
+) -> Result<quinn::Endpoint, TransportError> {
     let crypto = tls::server_crypto(&Identity::new(key)?, alpns)?;
     let mut config = quinn::ServerConfig::with_crypto(crypto);
-    config.transport_config(transport_config());
+    config.transport_config(transport_config(timeouts));
     quinn::Endpoint::server(config, bind)
         .map_err(|source| TransportError::Bind { addr: bind, source })
 }
@@ -143,8 +180,19 @@ pub async fn connect(
     expected: NodeId,
     alpn: &[u8],
 ) -> Result<Connection, TransportError> {
+    connect_with(endpoint, addr, expected, alpn, Timeouts::default()).await
+}
+
+/// [`connect`] with other [`Timeouts`].
+pub async fn connect_with(
+    endpoint: &ClientEndpoint,
+    addr: SocketAddr,
+    expected: NodeId,
+    alpn: &[u8],
+    timeouts: Timeouts,
+) -> Result<Connection, TransportError> {
     let mut config = quinn::ClientConfig::new(tls::client_crypto(&endpoint.identity, alpn)?);
-    config.transport_config(transport_config());
+    config.transport_config(transport_config(timeouts));
     let connection = endpoint
         .endpoint
         .connect_with(config, addr, SERVER_NAME)
@@ -203,11 +251,15 @@ fn check_server(
 }
 
 /// Timeouts, keep-alives and the bounds on streams and buffered bytes.
-fn transport_config() -> Arc<TransportConfig> {
+fn transport_config(timeouts: Timeouts) -> Arc<TransportConfig> {
     let mut config = TransportConfig::default();
-    // Infallible: 30 s in milliseconds is far below the 2^62 a VarInt holds.
-    config.max_idle_timeout(IdleTimeout::try_from(IDLE_TIMEOUT).ok());
-    config.keep_alive_interval(Some(KEEP_ALIVE_INTERVAL));
+    // A timeout too large for a VarInt (2^62 ms) falls back to the default.
+    config.max_idle_timeout(
+        IdleTimeout::try_from(timeouts.idle)
+            .or_else(|_| IdleTimeout::try_from(IDLE_TIMEOUT))
+            .ok(),
+    );
+    config.keep_alive_interval(Some(timeouts.keep_alive));
     config.max_concurrent_bidi_streams(VarInt::from_u32(MAX_CONCURRENT_BIDI_STREAMS));
     config.max_concurrent_uni_streams(VarInt::from_u32(MAX_CONCURRENT_UNI_STREAMS));
     config.stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW));

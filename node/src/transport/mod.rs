@@ -27,7 +27,8 @@ mod verifier;
 
 pub use endpoint::{
     ClientEndpoint, CloseCode, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL, MAX_CONCURRENT_BIDI_STREAMS,
-    MAX_CONCURRENT_UNI_STREAMS, alpn, client_endpoint, connect, peer_key, server_endpoint,
+    MAX_CONCURRENT_UNI_STREAMS, Timeouts, alpn, client_endpoint, connect, connect_with, peer_key,
+    server_endpoint, server_endpoint_with,
 };
 pub use error::TransportError;
 pub use framing::{read_frame, request, write_frame};

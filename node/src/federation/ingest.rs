@@ -1,0 +1,200 @@
+//! Posts from a peer: deduplicated by id, validated in full (on blocking threads, in
+//! parallel), admitted by space, stored by group commit, then shown to local watchers
+//! and announced onward.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_protocol::encoding::ByteString;
+use parley_protocol::gossip::Verdict;
+use parley_protocol::view::SpaceView;
+use parley_protocol::{Post, PostId, SpaceId, Timestamp};
+
+use crate::clock;
+use crate::server::Node;
+use crate::server::spaces::is_governance;
+use crate::storage::Inserted;
+use crate::transport::CloseCode;
+
+use super::link::Link;
+
+/// What became of one batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ingested {
+    /// Stored now.
+    pub(crate) new: u64,
+    /// Held already (or as a tombstone).
+    pub(crate) known: u64,
+    /// Refused as invalid (signature, encoding, limits, wrong space).
+    pub(crate) invalid: u64,
+    /// Valid but not admitted now (dated ahead of this clock, or of a space this node
+    /// does not replicate yet); a later reconciliation brings them again.
+    pub(crate) deferred: u64,
+}
+
+/// Why the peer's connection must end.
+#[derive(Debug)]
+pub(crate) struct Misbehaved;
+
+/// Ingests the envelopes of one `Posts` message about `space` from `link`'s peer,
+/// then paces the peer (rate limit, conduct). Returns `Err` when the peer is cut off.
+pub(crate) async fn ingest(
+    node: &Arc<Node>,
+    link: &Link,
+    space: SpaceId,
+    envelopes: Vec<ByteString>,
+) -> Result<Ingested, Misbehaved> {
+    let (outcome, posts) = verify_and_store(node, Some(link), space, envelopes).await;
+    if !posts.is_empty() {
+        node.stored(space, &posts, Some(link.peer)).await;
+    }
+    link.counters.add_received(outcome.new);
+    let now = clock::now();
+    let mut wait = link.pace(now, outcome.new + outcome.known + outcome.invalid);
+    match link.judge(now, outcome.new + outcome.known, outcome.invalid) {
+        Verdict::Disconnect { ban_ms } => {
+            tracing::warn!(peer = %link.peer, invalid = outcome.invalid, "peer keeps sending invalid posts: disconnecting");
+            node.federation
+                .table()
+                .ban(&link.peer, now.saturating_add_millis(ban_ms));
+            link.connection
+                .close(CloseCode::Misbehaving.code(), b"too many invalid posts");
+            return Err(Misbehaved);
+        }
+        Verdict::Throttle { delay_ms } => {
+            tracing::debug!(peer = %link.peer, delay_ms, "throttling a peer that sends invalid posts");
+            wait = wait.max(delay_ms);
+        }
+        _ => {}
+    }
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+    Ok(outcome)
+}
+
+/// Validates and stores envelopes of `space`; returns the outcome and the posts newly
+/// stored. `link` is the peer they came from (its admission rules apply).
+pub(crate) async fn verify_and_store(
+    node: &Arc<Node>,
+    link: Option<&Link>,
+    space: SpaceId,
+    envelopes: Vec<ByteString>,
+) -> (Ingested, Vec<Post>) {
+    let mut outcome = Ingested::default();
+    // Skip what is held already before paying for a signature check.
+    let mut fresh = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let id = PostId::of_bytes(&envelope.0);
+        match node.storage.knows(&id) {
+            Ok(true) => outcome.known += 1,
+            Ok(false) => fresh.push(envelope.0),
+            Err(error) => {
+                tracing::error!(%error, "storage failed while ingesting");
+                return (outcome, Vec::new());
+            }
+        }
+    }
+    if fresh.is_empty() {
+        return (outcome, Vec::new());
+    }
+    let now = clock::now();
+    let checked = tokio::task::spawn_blocking(move || verify_all(fresh, now))
+        .await
+        .unwrap_or_default();
+    let mut admitted = Vec::with_capacity(checked.len());
+    for result in checked {
+        match result {
+            Ok(post) if post.space() != space => outcome.invalid += 1,
+            Ok(post) => admitted.push(post),
+            Err(error) if error.is_transient() => outcome.deferred += 1,
+            Err(error) => {
+                tracing::debug!(code = error.code(), %error, "refused an invalid post from a peer");
+                outcome.invalid += 1;
+            }
+        }
+    }
+    let configured = link.is_none_or(|l| l.configured);
+    let admitted = admit(node, space, admitted, configured, &mut outcome);
+    if admitted.is_empty() {
+        return (outcome, Vec::new());
+    }
+    let results = match node.commit.commit(admitted.clone()).await {
+        Ok(results) => results,
+        Err(error) => {
+            tracing::error!(%error, "storing posts from a peer failed");
+            return (outcome, Vec::new());
+        }
+    };
+    let mut new = Vec::new();
+    for (post, result) in admitted.into_iter().zip(results) {
+        match result {
+            Inserted::New => new.push(post),
+            _ => outcome.known += 1,
+        }
+    }
+    outcome.new = new.len() as u64;
+    (outcome, new)
+}
+
+/// Of valid posts of `space`, those this node takes now. A space it holds takes every
+/// post. A space it does not hold yet takes, from a configured peer only, the posts
+/// that decide membership and replicas, in the order given, and the rest once those
+/// name this node a replica (the sender sends state first).
+fn admit(
+    node: &Node,
+    space: SpaceId,
+    posts: Vec<Post>,
+    configured: bool,
+    outcome: &mut Ingested,
+) -> Vec<Post> {
+    let mut spaces = node.spaces();
+    if spaces.membership(&space).is_some() {
+        return posts;
+    }
+    if !configured {
+        outcome.deferred += posts.len() as u64;
+        return Vec::new();
+    }
+    let (state, rest): (Vec<Post>, Vec<Post>) = posts.into_iter().partition(is_governance);
+    // Governance posts decide whether the rest may follow: fold them with those held.
+    let mut governance = spaces.governance_posts(&space);
+    governance.extend(state.iter().cloned());
+    drop(spaces);
+    let view = SpaceView::fold(space, governance.iter());
+    let mut taken = state;
+    if view.genesis().is_some() && view.replicas().contains(&node.id()) {
+        taken.extend(rest);
+    } else {
+        outcome.deferred += rest.len() as u64;
+    }
+    taken
+}
+
+/// `Post::decode` of each envelope, split over the machine's cores.
+fn verify_all(
+    envelopes: Vec<Vec<u8>>,
+    now: Timestamp,
+) -> Vec<Result<Post, parley_protocol::validate::InvalidPost>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || envelopes.len() < 16 {
+        return envelopes.iter().map(|e| Post::decode(e, now)).collect();
+    }
+    let chunk = envelopes.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = envelopes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|e| Post::decode(e, now))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}

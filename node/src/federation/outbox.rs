@@ -1,0 +1,231 @@
+//! The writer of one stream to a peer: messages in order, and posts to send in
+//! catch-up order (`gossip::Priority`: membership and retraction state first, then
+//! newest first), read from storage a batch at a time so memory stays bounded.
+//!
+//! Producers never wait on the peer: they queue and return. Messages beyond a bound are
+//! refused ([`Outbox::push`] returns `false`), which only announcements may be, since
+//! reconciliation repairs what they would have told.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use parley_protocol::gossip::Priority;
+use parley_protocol::wire::{Message, post_batches};
+use parley_protocol::{PostId, SpaceId};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::storage::Storage;
+use crate::transport::{self, TransportError};
+
+use super::table::Counters;
+
+/// Bytes of queued messages beyond which announcements are dropped.
+const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+/// The most posts one `Posts` message sent here carries: small batches interleave
+/// with other messages and keep the receiver's work per message short.
+const POSTS_PER_MESSAGE: usize = 128;
+
+/// A queue in front of one stream's sending side. Cloning shares it.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    messages: VecDeque<Message>,
+    queued_bytes: usize,
+    /// Posts to send, not yet ordered (ordering reads each envelope's header).
+    unsorted: Vec<(SpaceId, PostId)>,
+    /// Posts to send, in the order they leave.
+    posts: BTreeSet<(Priority, SpaceId)>,
+    finish: bool,
+    closed: bool,
+}
+
+impl Outbox {
+    /// Starts the writer task of `send`; it ends when [`Outbox::finish`] was called and
+    /// everything queued is sent, or when the stream fails.
+    pub(crate) fn spawn(
+        storage: Storage,
+        send: quinn::SendStream,
+        counters: Arc<Counters>,
+    ) -> (Self, JoinHandle<Result<(), TransportError>>) {
+        let outbox = Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+            }),
+        };
+        let task = tokio::spawn(write(outbox.clone(), storage, send, counters));
+        (outbox, task)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a message; `false` (and dropped) when the queue is over its bound or the
+    /// stream has closed.
+    pub(crate) fn push(&self, message: Message) -> bool {
+        let mut state = self.state();
+        let size = message.encoded_len();
+        if state.closed || state.finish || state.queued_bytes + size > MAX_QUEUED_BYTES {
+            return false;
+        }
+        state.queued_bytes += size;
+        state.messages.push_back(message);
+        drop(state);
+        self.shared.wake.notify_one();
+        true
+    }
+
+    /// Queues a message that must not be dropped (reconciliation frames, `Want`s): it is
+    /// queued whatever the bound, which the callers' own bounds keep small.
+    pub(crate) fn push_always(&self, message: Message) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        state.queued_bytes += message.encoded_len();
+        state.messages.push_back(message);
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// Queues posts of `space` to send; ids held only as tombstones, or not at all,
+    /// are skipped when their turn comes.
+    pub(crate) fn push_posts(&self, space: SpaceId, ids: impl IntoIterator<Item = PostId>) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        state.unsorted.extend(ids.into_iter().map(|id| (space, id)));
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// Finishes the stream once everything queued is sent.
+    pub(crate) fn finish(&self) {
+        self.state().finish = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// What the writer does next.
+enum Next {
+    Message(Message),
+    Sort(Vec<(SpaceId, PostId)>),
+    Posts(SpaceId, Vec<PostId>),
+    Finish,
+    Wait,
+}
+
+async fn write(
+    outbox: Outbox,
+    storage: Storage,
+    mut send: quinn::SendStream,
+    counters: Arc<Counters>,
+) -> Result<(), TransportError> {
+    let result = write_loop(&outbox, &storage, &mut send, &counters).await;
+    let mut state = outbox.state();
+    state.closed = true;
+    state.messages.clear();
+    state.unsorted.clear();
+    state.posts.clear();
+    result
+}
+
+async fn write_loop(
+    outbox: &Outbox,
+    storage: &Storage,
+    send: &mut quinn::SendStream,
+    counters: &Counters,
+) -> Result<(), TransportError> {
+    loop {
+        match next(outbox) {
+            Next::Message(message) => {
+                transport::write_frame(send, &message.encode()).await?;
+                let mut state = outbox.state();
+                state.queued_bytes = state.queued_bytes.saturating_sub(message.encoded_len());
+            }
+            Next::Sort(unsorted) => {
+                let storage = storage.clone();
+                let sorted = tokio::task::spawn_blocking(move || prioritize(&storage, unsorted))
+                    .await
+                    .unwrap_or_default();
+                outbox.state().posts.extend(sorted);
+            }
+            Next::Posts(space, ids) => {
+                let storage = storage.clone();
+                let envelopes = tokio::task::spawn_blocking(move || {
+                    ids.iter()
+                        .filter_map(|id| storage.envelope(id).ok().flatten())
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                let count = envelopes.len() as u64;
+                // Stored envelopes were valid, so none is over the bound.
+                for message in post_batches(space, envelopes).unwrap_or_default() {
+                    transport::write_frame(send, &message.encode()).await?;
+                }
+                counters.add_sent(count);
+            }
+            Next::Finish => {
+                let _ = send.finish();
+                return Ok(());
+            }
+            Next::Wait => outbox.shared.wake.notified().await,
+        }
+    }
+}
+
+/// Takes the next thing to do off the queue.
+fn next(outbox: &Outbox) -> Next {
+    let mut state = outbox.state();
+    if let Some(message) = state.messages.pop_front() {
+        return Next::Message(message);
+    }
+    if !state.unsorted.is_empty() {
+        return Next::Sort(std::mem::take(&mut state.unsorted));
+    }
+    if let Some((_, space)) = state.posts.first().copied() {
+        let batch: Vec<(Priority, SpaceId)> = state
+            .posts
+            .iter()
+            .filter(|(_, s)| *s == space)
+            .take(POSTS_PER_MESSAGE)
+            .copied()
+            .collect();
+        for entry in &batch {
+            state.posts.remove(entry);
+        }
+        return Next::Posts(space, batch.iter().map(|(p, _)| p.id()).collect());
+    }
+    if state.finish {
+        return Next::Finish;
+    }
+    Next::Wait
+}
+
+/// The priority of each post to send, read from its stored header; posts not held in
+/// full are dropped.
+fn prioritize(storage: &Storage, unsorted: Vec<(SpaceId, PostId)>) -> Vec<(Priority, SpaceId)> {
+    unsorted
+        .into_iter()
+        .filter_map(|(space, id)| {
+            let bytes = storage.envelope(&id).ok().flatten()?;
+            Some((Priority::of_envelope(&bytes)?, space))
+        })
+        .collect()
+}

@@ -1,0 +1,268 @@
+//! One reconciliation of one space on a stream of its own (spec 7.4 and 7.8): the
+//! initiator opens the stream, both run the protocol's `SyncSession`, and the
+//! differences move on the same stream, `Want`s answered with `Posts` and the
+//! initiator's surplus pushed with `Posts`, in catch-up order.
+
+use std::sync::Arc;
+
+use parley_protocol::sync::{Input, Outcome, Output, SyncConfig, SyncError, SyncSession};
+use parley_protocol::wire::{ErrorCode, Message, MessageKind, WireError, may_share, want_batches};
+use parley_protocol::{PostId, SpaceId};
+
+use crate::clock;
+use crate::server::Node;
+use crate::storage::StorageError;
+use crate::transport::{self, CloseCode, TransportError};
+
+use super::ingest::{Misbehaved, ingest};
+use super::link::Link;
+use super::outbox::Outbox;
+
+/// Why a reconciliation ended early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum SyncFailure {
+    /// The stream or connection failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A stream could not be opened.
+    #[error("opening a stream: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// The peer made no progress for too long.
+    #[error("the peer stopped answering")]
+    Timeout,
+    /// The reconciliation itself failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The peer sent bytes that are not a message.
+    #[error("undecodable message: {0}")]
+    Decode(#[from] WireError),
+    /// The peer refused or ended the exchange.
+    #[error("the peer answered {0}")]
+    Peer(ErrorCode),
+    /// The peer sent a message that does not belong here.
+    #[error("unexpected {0} message")]
+    Unexpected(MessageKind),
+    /// The peer ended the stream before the reconciliation finished.
+    #[error("the peer ended the stream early")]
+    Ended,
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The peer was cut off for invalid input.
+    #[error("the peer was disconnected for invalid input")]
+    Misbehaved,
+}
+
+impl From<Misbehaved> for SyncFailure {
+    fn from(_: Misbehaved) -> Self {
+        Self::Misbehaved
+    }
+}
+
+/// Reconciles `space` with the peer of `link`, this node initiating, on a new stream.
+pub(crate) async fn initiate(
+    node: &Arc<Node>,
+    link: &Arc<Link>,
+    space: SpaceId,
+) -> Result<Outcome, SyncFailure> {
+    let (send, mut recv) = link.connection.open_bi().await?;
+    let (outbox, writer) = Outbox::spawn(node.storage.clone(), send, link.counters.clone());
+    let items = items(node, space).await?;
+    let mut session = SyncSession::initiate(space, items, SyncConfig::default())?;
+    let mut finished = drain(node, link, &outbox, &mut session, space);
+    while finished.is_none() {
+        let Some(message) = read(node, &mut recv).await? else {
+            return Err(SyncFailure::Ended);
+        };
+        match message {
+            message @ Message::ReconcileFrame { .. } => {
+                session.handle(Input::Received(message))?;
+                finished = drain(node, link, &outbox, &mut session, space);
+            }
+            Message::Posts {
+                space: of,
+                envelopes,
+            } if of == space => {
+                ingest(node, link, space, envelopes.into_vec()).await?;
+            }
+            Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
+            other => return Err(refuse(&outbox, other)),
+        }
+    }
+    // Every Want and pushed post is queued; the peer finishes once it answered them.
+    outbox.finish();
+    while let Some(message) = read(node, &mut recv).await? {
+        match message {
+            Message::Posts {
+                space: of,
+                envelopes,
+            } if of == space => {
+                ingest(node, link, space, envelopes.into_vec()).await?;
+            }
+            Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
+            other => return Err(refuse(&outbox, other)),
+        }
+    }
+    let _ = writer.await;
+    link.counters.synced(clock::now());
+    Ok(finished.unwrap_or_default())
+}
+
+/// Answers a reconciliation the peer opened on the stream `send`/`recv`.
+pub(crate) async fn respond(
+    node: Arc<Node>,
+    link: Arc<Link>,
+    send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) -> Result<(), SyncFailure> {
+    let (outbox, writer) = Outbox::spawn(node.storage.clone(), send, link.counters.clone());
+    let result = answer(&node, &link, &outbox, &mut recv).await;
+    if let Err(error) = &result {
+        let (code, space) = match error {
+            SyncFailure::Sync(error) => (error.code(), None),
+            SyncFailure::Decode(error) => (error.code(), None),
+            _ => (ErrorCode::Internal, None),
+        };
+        if !matches!(error, SyncFailure::Transport(_) | SyncFailure::Misbehaved) {
+            outbox.push_always(Message::error(code, space, &error.to_string()));
+        }
+    }
+    outbox.finish();
+    let _ = writer.await;
+    result
+}
+
+async fn answer(
+    node: &Arc<Node>,
+    link: &Arc<Link>,
+    outbox: &Outbox,
+    recv: &mut quinn::RecvStream,
+) -> Result<(), SyncFailure> {
+    let Some(open) = read(node, recv).await? else {
+        return Ok(());
+    };
+    let space = match &open {
+        Message::ReconcileOpen { space, .. } => *space,
+        Message::Hello { .. } => {
+            // A Hello belongs on the control stream only (spec 7.5): the connection ends.
+            link.connection
+                .close(CloseCode::Done.code(), b"hello on a sync stream");
+            return Err(SyncFailure::Unexpected(MessageKind::Hello));
+        }
+        other => return Err(refuse(outbox, other.clone())),
+    };
+    if !answers(node, link, &space) {
+        tracing::debug!(peer = %link.peer, %space, configured = link.configured, "not answering a reconciliation");
+        // The same answer whether the space is unknown or not shared (spec 7.9).
+        outbox.push_always(Message::error(
+            ErrorCode::SpaceNotShared,
+            Some(space),
+            "space not shared",
+        ));
+        return Ok(());
+    }
+    let items = items(node, space).await?;
+    let mut session = SyncSession::respond(space, items, SyncConfig::default())?;
+    session.handle(Input::Received(open))?;
+    drain(node, link, outbox, &mut session, space);
+    while let Some(message) = read(node, recv).await? {
+        match message {
+            message @ Message::ReconcileFrame { .. } => {
+                session.handle(Input::Received(message))?;
+                drain(node, link, outbox, &mut session, space);
+            }
+            Message::Want { space: of, ids } if of == space => {
+                outbox.push_posts(space, ids.into_vec());
+            }
+            Message::Posts {
+                space: of,
+                envelopes,
+            } if of == space => {
+                ingest(node, link, space, envelopes.into_vec()).await?;
+            }
+            Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
+            other => return Err(refuse(outbox, other)),
+        }
+    }
+    link.counters.synced(clock::now());
+    Ok(())
+}
+
+/// Whether this node answers a reconciliation of `space` with the peer of `link`: the
+/// peer is in the space's replica set, or this node does not hold the space yet and
+/// the peer is a configured peer (a new replica takes its spaces from its peers; an
+/// empty set reveals nothing).
+pub(crate) fn answers(node: &Node, link: &Link, space: &SpaceId) -> bool {
+    match node.spaces().membership(space) {
+        Some(view) => may_share(&link.peer, view.replicas()),
+        None => link.configured,
+    }
+}
+
+/// Carries out what the session asks; returns its outcome once it finished.
+fn drain(
+    node: &Node,
+    link: &Link,
+    outbox: &Outbox,
+    session: &mut SyncSession,
+    space: SpaceId,
+) -> Option<Outcome> {
+    let mut finished = None;
+    while let Some(output) = session.poll_output() {
+        match output {
+            Output::Send(message) => outbox.push_always(message),
+            Output::Need(ids) => {
+                let lacking: Vec<PostId> = ids
+                    .into_iter()
+                    .filter(|id| !node.storage.knows(id).unwrap_or(false))
+                    .collect();
+                for want in want_batches(space, &link.to_ask(lacking)) {
+                    outbox.push_always(want);
+                }
+            }
+            Output::Have(ids) => outbox.push_posts(space, ids),
+            Output::Finished(outcome) => finished = Some(outcome),
+            _ => {}
+        }
+    }
+    finished
+}
+
+/// The space's items, read off the async threads.
+async fn items(
+    node: &Node,
+    space: SpaceId,
+) -> Result<Vec<parley_protocol::sync::Item>, SyncFailure> {
+    let storage = node.storage.clone();
+    tokio::task::spawn_blocking(move || storage.items(&space))
+        .await
+        .map_err(|_| SyncFailure::Ended)?
+        .map_err(SyncFailure::from)
+}
+
+/// The next message on a sync stream, within the stream timeout; `None` when the peer
+/// finished its side.
+async fn read(node: &Node, recv: &mut quinn::RecvStream) -> Result<Option<Message>, SyncFailure> {
+    let timeout = node.federation.config.stream_timeout;
+    let frame = tokio::time::timeout(
+        timeout,
+        transport::read_frame(recv, parley_protocol::limits::MAX_MESSAGE_BYTES),
+    )
+    .await
+    .map_err(|_| SyncFailure::Timeout)??;
+    match frame {
+        Some(bytes) => Ok(Some(Message::decode(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// Tells the peer a message does not belong on this stream.
+fn refuse(outbox: &Outbox, message: Message) -> SyncFailure {
+    outbox.push_always(Message::error(
+        ErrorCode::UnexpectedMessage,
+        message.space(),
+        &format!("a {} message does not belong here", message.kind()),
+    ));
+    SyncFailure::Unexpected(message.kind())
+}
