@@ -34,6 +34,10 @@ pub struct PeerStatus {
     pub invalid: u64,
     /// The last reason a connection to it failed or closed, if any.
     pub last_error: Option<String>,
+    /// UDP payload bytes sent to it on the current connection (QUIC's count).
+    pub bytes_sent: u64,
+    /// UDP payload bytes received from it on the current connection.
+    pub bytes_received: u64,
 }
 
 /// Counters shared by a peer's tasks; they survive reconnections.
@@ -216,6 +220,7 @@ impl Table {
             .filter(|(_, e)| e.address.is_some() || e.link.is_some())
             .map(|(node, e)| {
                 let last_sync = e.counters.last_sync.load(Ordering::Relaxed);
+                let stats = e.link.as_ref().map(|l| l.connection.stats());
                 PeerStatus {
                     node: *node,
                     address: e.address.as_ref().map(ToString::to_string),
@@ -229,6 +234,8 @@ impl Table {
                     posts_received: e.counters.posts_received.load(Ordering::Relaxed),
                     invalid: e.counters.invalid.load(Ordering::Relaxed),
                     last_error: e.last_error.clone(),
+                    bytes_sent: stats.as_ref().map_or(0, |s| s.udp_tx.bytes),
+                    bytes_received: stats.as_ref().map_or(0, |s| s.udp_rx.bytes),
                 }
             })
             .collect()
