@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_protocol::encoding::BoundedVec;
-use parley_protocol::gossip::{Conduct, RateLimit, Verdict};
+use parley_protocol::gossip::{Backoff, BackoffConfig, Conduct, RateLimit, Verdict};
 use parley_protocol::limits::{MAX_MESSAGE_BYTES, MAX_SPACES_PER_HELLO};
 use parley_protocol::wire::{
     ErrorCode, Message, PeerHello, WIRE_VERSION, may_share, spaces_to_offer, want_batches,
@@ -23,7 +23,7 @@ use crate::transport::{self, CloseCode, TransportError};
 use super::ingest::ingest;
 use super::link::{Link, LinkParts};
 use super::outbox::Outbox;
-use super::reconcile::{self, answers};
+use super::reconcile::{self, Answer, answer_for};
 use super::table::Admission;
 
 /// How a connection to a peer ended.
@@ -229,23 +229,20 @@ async fn run(
 }
 
 /// Records the spaces the peer offered that this node may reconcile with it: held
-/// spaces whose replica set holds the peer, and spaces not held yet (from a configured
-/// peer, up to a bound). Others are ignored without an answer (spec 7.9).
+/// spaces whose replica set holds the peer and, from a configured peer, any other space
+/// up to a bound (reconciled as empty, see `reconcile::Answer::Empty`, so a new replica
+/// receives it and a space held but not shared looks like one not held). Other offers
+/// are ignored without an answer (spec 7.9).
 fn record_offer(node: &Node, link: &Link, offered: &[SpaceId]) {
     let (held, new): (Vec<SpaceId>, Vec<SpaceId>) = {
         let mut spaces = node.spaces();
-        let mut held = Vec::new();
-        let mut new = Vec::new();
-        for space in offered {
-            match spaces.membership(space) {
-                Some(view) if may_share(&link.peer, view.replicas()) => held.push(*space),
-                Some(_) => {}
-                None if link.configured => new.push(*space),
-                None => {}
-            }
-        }
-        (held, new)
+        offered.iter().partition(|space| {
+            spaces
+                .membership(space)
+                .is_some_and(|view| may_share(&link.peer, view.replicas()))
+        })
     };
+    let new = if link.configured { new } else { Vec::new() };
     link.add_offered(&held, &new, node.federation.config.max_new_spaces);
 }
 
@@ -285,15 +282,19 @@ async fn control_loop(
                 }
             },
             Message::Have { space, ids } => {
-                if !answers(node, link, &space) {
-                    not_shared(link, space);
-                    continue;
-                }
-                let lacking: Vec<_> = ids
-                    .into_vec()
-                    .into_iter()
-                    .filter(|id| !node.storage.knows(id).unwrap_or(true))
-                    .collect();
+                let lacking: Vec<_> = match answer_for(node, link, &space) {
+                    Answer::Items => ids
+                        .into_vec()
+                        .into_iter()
+                        .filter(|id| !node.storage.knows(id).unwrap_or(true))
+                        .collect(),
+                    // As if nothing were held (see `Answer::Empty`).
+                    Answer::Empty => ids.into_vec(),
+                    Answer::Refuse => {
+                        not_shared(link, space);
+                        continue;
+                    }
+                };
                 for want in want_batches(space, &link.to_ask(lacking)) {
                     link.control.push_always(want);
                 }
@@ -377,6 +378,10 @@ async fn accept_streams(node: Arc<Node>, link: Arc<Link>) {
 /// (jittered), and when woken (a replica set changed, the peer offered more spaces).
 async fn sync_loop(node: Arc<Node>, link: Arc<Link>) {
     let interval = node.federation.config.sync_interval;
+    let mut retry = Backoff::new(BackoffConfig {
+        initial_ms: 1_000,
+        max_ms: 30_000,
+    });
     loop {
         let offer = offer_for(&node, &link.peer);
         let added = link.offer(&offer);
@@ -392,10 +397,18 @@ async fn sync_loop(node: Arc<Node>, link: Arc<Link>) {
             .filter(|space| !link.offered(space) || node.id() < link.peer)
             .copied()
             .collect();
-        run_syncs(&node, &link, spaces).await;
-        let jitter_ms = random_u64() % (interval.as_millis() as u64 / 4 + 1);
+        let failed = run_syncs(&node, &link, spaces).await;
+        // A failed reconciliation is tried again soon (the peer may have been busy, or
+        // not yet have taken this node as a peer), with backoff; others wait the interval.
+        let wait = if failed {
+            Duration::from_millis(retry.next_delay_ms(random_u64())).min(interval)
+        } else {
+            retry.reset();
+            let jitter_ms = random_u64() % (interval.as_millis() as u64 / 4 + 1);
+            interval + Duration::from_millis(jitter_ms)
+        };
         tokio::select! {
-            () = tokio::time::sleep(interval + Duration::from_millis(jitter_ms)) => {}
+            () = tokio::time::sleep(wait) => {}
             () = link.wake.notified() => {}
         }
         if link.is_closed() {
@@ -404,23 +417,36 @@ async fn sync_loop(node: Arc<Node>, link: Arc<Link>) {
     }
 }
 
-/// Reconciles `spaces`, a few at a time.
-async fn run_syncs(node: &Arc<Node>, link: &Arc<Link>, spaces: Vec<SpaceId>) {
+/// Reconciles `spaces`, a few at a time; `true` if any failed.
+async fn run_syncs(node: &Arc<Node>, link: &Arc<Link>, spaces: Vec<SpaceId>) -> bool {
     let parallel = node.federation.config.parallel_syncs.max(1);
     let mut running = JoinSet::new();
+    let mut failed = false;
     for space in spaces {
         while running.len() >= parallel {
-            let _ = running.join_next().await;
+            failed |= running
+                .join_next()
+                .await
+                .is_some_and(|ok| !matches!(ok, Ok(true)));
         }
         let (node, link) = (node.clone(), link.clone());
         running.spawn(async move {
             match reconcile::initiate(&node, &link, space).await {
-                Ok(outcome) => tracing::debug!(peer = %link.peer, %space, rounds = outcome.rounds, have = outcome.have, need = outcome.need, "reconciled"),
-                Err(error) => tracing::debug!(peer = %link.peer, %space, %error, "reconciliation failed"),
+                Ok(outcome) => {
+                    tracing::debug!(peer = %link.peer, %space, rounds = outcome.rounds, have = outcome.have, need = outcome.need, "reconciled");
+                    true
+                }
+                Err(error) => {
+                    tracing::debug!(peer = %link.peer, %space, %error, "reconciliation failed");
+                    false
+                }
             }
         });
     }
-    while running.join_next().await.is_some() {}
+    while let Some(result) = running.join_next().await {
+        failed |= !matches!(result, Ok(true));
+    }
+    failed
 }
 
 /// A random number from the operating system (for jitter); 0 if it has none.

@@ -146,3 +146,6 @@ pub(crate) fn replicas_changed(node: &Node) {
         link.wake.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests;

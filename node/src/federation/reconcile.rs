@@ -152,17 +152,21 @@ async fn answer(
         }
         other => return Err(refuse(outbox, other.clone())),
     };
-    if !answers(node, link, &space) {
-        tracing::debug!(peer = %link.peer, %space, configured = link.configured, "not answering a reconciliation");
-        // The same answer whether the space is unknown or not shared (spec 7.9).
-        outbox.push_always(Message::error(
-            ErrorCode::SpaceNotShared,
-            Some(space),
-            "space not shared",
-        ));
-        return Ok(());
-    }
-    let items = items(node, space).await?;
+    let items = match answer_for(node, link, &space) {
+        Answer::Items => items(node, space).await?,
+        Answer::Empty => Vec::new(),
+        Answer::Refuse => {
+            tracing::debug!(peer = %link.peer, %space, "not answering a reconciliation");
+            // The same answer whether the space is unknown or not shared (spec 7.9).
+            outbox.push_always(Message::error(
+                ErrorCode::SpaceNotShared,
+                Some(space),
+                "space not shared",
+            ));
+            return Ok(());
+        }
+    };
+    let empty = items.is_empty();
     let mut session = SyncSession::respond(space, items, SyncConfig::default())?;
     session.handle(Input::Received(open))?;
     drain(node, link, outbox, &mut session, space);
@@ -173,7 +177,10 @@ async fn answer(
                 drain(node, link, outbox, &mut session, space);
             }
             Message::Want { space: of, ids } if of == space => {
-                outbox.push_posts(space, ids.into_vec());
+                // Nothing is sent of a space reconciled as empty.
+                if !empty {
+                    outbox.push_posts(space, ids.into_vec());
+                }
             }
             Message::Posts {
                 space: of,
@@ -189,14 +196,32 @@ async fn answer(
     Ok(())
 }
 
-/// Whether this node answers a reconciliation of `space` with the peer of `link`: the
-/// peer is in the space's replica set, or this node does not hold the space yet and
-/// the peer is a configured peer (a new replica takes its spaces from its peers; an
-/// empty set reveals nothing).
-pub(crate) fn answers(node: &Node, link: &Link, space: &SpaceId) -> bool {
-    match node.spaces().membership(space) {
-        Some(view) => may_share(&link.peer, view.replicas()),
-        None => link.configured,
+/// How this node answers a peer about a space (a reconciliation it opens, a `Have`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// The peer is in the space's replica set: reconcile over the items held.
+    Items,
+    /// The space is not held, or held but not shared with the peer, and the peer is a
+    /// configured peer that offered it: reconcile as if nothing were held, so a new
+    /// replica receives the space, and the two cases look alike (nothing is sent of a
+    /// space the peer may not read).
+    Empty,
+    /// Refuse with `space_not_shared`, whether or not the space is held.
+    Refuse,
+}
+
+/// How this node answers the peer of `link` about `space` (spec 7.9).
+pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
+    let shared = node
+        .spaces()
+        .membership(space)
+        .is_some_and(|view| may_share(&link.peer, view.replicas()));
+    if shared {
+        Answer::Items
+    } else if link.configured && link.offered(space) {
+        Answer::Empty
+    } else {
+        Answer::Refuse
     }
 }
 
