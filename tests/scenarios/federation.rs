@@ -77,3 +77,69 @@ fn a_post_made_at_a_reaches_c_through_b_and_a_private_space_stays_home() {
         assert!(status.last_sync.is_some(), "{status:?}");
     });
 }
+
+#[test]
+fn a_new_replica_gets_state_and_the_newest_posts_first() {
+    use parley_protocol::gossip::{Class, Priority};
+
+    run(Duration::from_secs(60), async {
+        let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+        let config = test_config(Duration::from_secs(30));
+        let a = TestPeer::start(key(111), dirs[0].path(), config.clone()).await;
+        let b = TestPeer::start(key(112), dirs[1].path(), config).await;
+        let mut space = SpaceBuilder::new("history", 1, a.id());
+        let mut posts = vec![space.genesis.clone(), space.share(b.id())];
+        for n in 2..6 {
+            posts.push(space.add_member(n));
+        }
+        let mut rng = Rng::new(11);
+        for _ in 0..1_200 {
+            posts.push(space.random_post(&mut rng));
+        }
+        a.publish(posts.clone()).await;
+
+        let mut arrivals = b.node().subscribe();
+        a.peer_with(&b, b.addr);
+        b.peer_with(&a, a.addr);
+        // B receives every post A holds in full (not those A dropped as retracted).
+        let held = usize::try_from(a.node().count(&space.space).unwrap()).unwrap();
+        let mut order = Vec::new();
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        while order.len() < held {
+            match tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                Ok(Ok(post)) => order.push(Priority::of_post(&post)),
+                Ok(Err(error)) => panic!("watching B: {error}"),
+                Err(_) => break,
+            }
+        }
+        let state = order.iter().filter(|p| p.class() == Class::State).count();
+        assert!(order.len() > 1_000, "B received {} posts", order.len());
+        // State first: every state post arrives within the first batch after them.
+        let last_state = order
+            .iter()
+            .rposition(|p| p.class() == Class::State)
+            .unwrap();
+        assert!(
+            last_state < state + 128,
+            "state posts arrived late: last at {last_state} of {state}"
+        );
+        // Then the newest first: the first 100 discussion posts to arrive are among the
+        // newest 300.
+        let mut content: Vec<Priority> = order
+            .iter()
+            .filter(|p| p.class() == Class::Content)
+            .copied()
+            .collect();
+        let first: Vec<Priority> = content.iter().take(100).copied().collect();
+        content.sort();
+        let newest: Vec<Priority> = content.iter().take(300).copied().collect();
+        assert!(
+            first.iter().all(|p| newest.contains(p)),
+            "older posts arrived before newer ones"
+        );
+        until("B to show what A shows", LIMIT, || {
+            b.shown(&space.space) == a.shown(&space.space)
+        })
+        .await;
+    });
+}

@@ -167,13 +167,9 @@ async fn run(
     if !dialer {
         transport::write_frame(&mut send, &first_hello.encode()).await?;
     }
-    let (id, configured, counters) = {
+    let (id, counters) = {
         let mut table = node.federation.table();
-        (
-            table.next_link_id(),
-            table.is_configured(&peer),
-            table.counters(&peer),
-        )
+        (table.next_link_id(), table.counters(&peer))
     };
     let (control, writer) = Outbox::spawn(node.storage.clone(), send, counters.clone());
     for later in our_hellos {
@@ -185,7 +181,6 @@ async fn run(
         id,
         peer,
         dialer: if dialer { node.id() } else { peer },
-        configured,
         connection: connection.clone(),
         control,
         counters,
@@ -242,7 +237,8 @@ fn record_offer(node: &Node, link: &Link, offered: &[SpaceId]) {
                 .is_some_and(|view| may_share(&link.peer, view.replicas()))
         })
     };
-    let new = if link.configured { new } else { Vec::new() };
+    let configured = node.federation.table().is_configured(&link.peer);
+    let new = if configured { new } else { Vec::new() };
     link.add_offered(&held, &new, node.federation.config.max_new_spaces);
 }
 

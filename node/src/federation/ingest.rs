@@ -114,7 +114,7 @@ pub(crate) async fn verify_and_store(
             }
         }
     }
-    let configured = link.is_none_or(|l| l.configured);
+    let configured = link.is_none_or(|l| node.federation.table().is_configured(&l.peer));
     let admitted = admit(node, space, admitted, configured, &mut outcome);
     if admitted.is_empty() {
         return (outcome, Vec::new());

@@ -20,8 +20,6 @@ pub(crate) struct Link {
     pub(crate) peer: NodeId,
     /// The node that dialed the connection (this node or the peer).
     pub(crate) dialer: NodeId,
-    /// Whether the peer is a configured peer of this node.
-    pub(crate) configured: bool,
     /// The QUIC connection.
     pub(crate) connection: quinn::Connection,
     /// The writer of the control stream.
@@ -63,7 +61,6 @@ pub(crate) struct LinkParts {
     pub(crate) id: u64,
     pub(crate) peer: NodeId,
     pub(crate) dialer: NodeId,
-    pub(crate) configured: bool,
     pub(crate) connection: quinn::Connection,
     pub(crate) control: Outbox,
     pub(crate) counters: Arc<Counters>,
@@ -80,7 +77,6 @@ impl Link {
             id: parts.id,
             peer: parts.peer,
             dialer: parts.dialer,
-            configured: parts.configured,
             connection: parts.connection,
             control: parts.control,
             counters: parts.counters,

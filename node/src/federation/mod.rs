@@ -99,11 +99,13 @@ pub(crate) fn add_peer(node: &Arc<Node>, address: NodeAddress) {
     if peer == node.id() {
         return;
     }
-    let handle = tokio::spawn(dial::dial_loop(node.clone(), address.clone()));
-    let old = node.federation.table().configure(address, handle);
+    // Configured before the dialer runs, so its connection is known as a peer's.
+    let old = node.federation.table().configure(address.clone());
     if let Some(old) = old {
         old.abort();
     }
+    let handle = tokio::spawn(dial::dial_loop(node.clone(), address));
+    node.federation.table().set_dialer(&peer, handle);
 }
 
 /// Forgets a configured peer: stops dialing it and closes its connection.

@@ -218,7 +218,7 @@ pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
         .is_some_and(|view| may_share(&link.peer, view.replicas()));
     if shared {
         Answer::Items
-    } else if link.configured && link.offered(space) {
+    } else if link.offered(space) && node.federation.table().is_configured(&link.peer) {
         Answer::Empty
     } else {
         Answer::Refuse

@@ -96,15 +96,23 @@ pub(crate) enum Admission {
 }
 
 impl Table {
-    /// Records a configured peer and its dialer; returns the dialer it replaces.
-    pub(crate) fn configure(
-        &mut self,
-        address: NodeAddress,
-        dialer: JoinHandle<()>,
-    ) -> Option<JoinHandle<()>> {
+    /// Records a configured peer; returns the dialer of its previous address.
+    pub(crate) fn configure(&mut self, address: NodeAddress) -> Option<JoinHandle<()>> {
         let entry = self.peers.entry(address.node).or_default();
         entry.address = Some(address);
-        entry.dialer.replace(dialer)
+        entry.dialer.take()
+    }
+
+    /// Records the task dialing `peer` (aborted when the peer is removed).
+    pub(crate) fn set_dialer(&mut self, peer: &NodeId, dialer: JoinHandle<()>) {
+        match self.peers.get_mut(peer) {
+            Some(entry) if entry.address.is_some() => {
+                if let Some(old) = entry.dialer.replace(dialer) {
+                    old.abort();
+                }
+            }
+            _ => dialer.abort(),
+        }
     }
 
     /// Forgets a configured peer; returns its dialer and connection.

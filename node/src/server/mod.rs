@@ -316,6 +316,11 @@ impl NodeHandle {
         self.node.storage.items(space)
     }
 
+    /// How many posts of `space` this node holds in full (not tombstones).
+    pub fn count(&self, space: &SpaceId) -> Result<u64, StorageError> {
+        self.node.storage.count(space)
+    }
+
     /// The full view of `space` as this node's users read it.
     pub fn view(&self, space: &SpaceId) -> Result<Arc<SpaceView>, StorageError> {
         self.node.view(space)
