@@ -291,8 +291,9 @@ async fn control_loop(
                         continue;
                     }
                 };
+                // Dropped when the peer does not read: reconciliation asks again.
                 for want in want_batches(space, &link.to_ask(lacking)) {
-                    link.control.push_always(want);
+                    link.control.push(want);
                 }
             }
             Message::Want { space, ids } => {
@@ -301,7 +302,13 @@ async fn control_loop(
                     .membership(&space)
                     .is_some_and(|view| may_share(&link.peer, view.replicas()));
                 if shared {
-                    link.control.push_posts(space, ids.into_vec());
+                    if !link.control.push_posts(space, ids.into_vec()) {
+                        link.control.push(Message::error(
+                            ErrorCode::RateLimited,
+                            Some(space),
+                            "too many posts asked for at once: ask again later",
+                        ));
+                    }
                 } else {
                     not_shared(link, space);
                 }

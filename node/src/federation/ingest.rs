@@ -84,8 +84,11 @@ pub(crate) async fn verify_and_store(
     let mut outcome = Ingested::default();
     // Skip what is held already before paying for a signature check.
     let mut fresh = Vec::with_capacity(envelopes.len());
-    for envelope in envelopes {
-        let id = PostId::of_bytes(&envelope.0);
+    let ids: Vec<PostId> = envelopes.iter().map(|e| PostId::of_bytes(&e.0)).collect();
+    if let Some(link) = link {
+        link.received(&ids);
+    }
+    for (envelope, id) in envelopes.into_iter().zip(ids) {
         match node.storage.knows(&id) {
             Ok(true) => outcome.known += 1,
             Ok(false) => fresh.push(envelope.0),

@@ -12,6 +12,9 @@ use tokio::sync::Notify;
 use super::outbox::Outbox;
 use super::table::Counters;
 
+/// The most ids asked of a peer and not yet received, per connection.
+pub(crate) const MAX_OUTSTANDING: usize = 512 * 1024;
+
 /// A live, authenticated connection to a peer node.
 pub(crate) struct Link {
     /// This connection's id in the peer table.
@@ -132,12 +135,33 @@ impl Link {
             .collect()
     }
 
-    /// Of `ids`, those not asked of the peer yet on this connection, now marked asked.
+    /// Of `ids`, those not asked of the peer yet on this connection, now marked asked;
+    /// at most [`MAX_OUTSTANDING`] asked ids await their post at once (the rest are
+    /// asked after a later reconciliation).
     pub(crate) fn to_ask(&self, ids: impl IntoIterator<Item = PostId>) -> Vec<PostId> {
         let mut state = self.state();
-        ids.into_iter()
-            .filter(|id| state.asked.insert(*id))
-            .collect()
+        let mut asked = Vec::new();
+        for id in ids {
+            if state.asked.len() >= MAX_OUTSTANDING {
+                break;
+            }
+            if state.asked.insert(id) {
+                asked.push(id);
+            }
+        }
+        asked
+    }
+
+    /// Posts received from the peer: no longer awaited. (An id the peer omitted stays
+    /// asked, and is not asked again on this connection, spec 7.5.)
+    pub(crate) fn received(&self, ids: &[PostId]) {
+        let mut state = self.state();
+        if state.asked.is_empty() {
+            return;
+        }
+        for id in ids {
+            state.asked.remove(id);
+        }
     }
 
     /// Judges a batch of the peer's input; counts the invalid part.

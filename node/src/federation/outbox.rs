@@ -22,6 +22,9 @@ use super::table::Counters;
 
 /// Bytes of queued messages beyond which announcements are dropped.
 const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+/// Posts queued to send on one stream beyond which a request for more is refused (the
+/// peer is asking faster than it reads).
+pub(crate) const MAX_PENDING_POSTS: usize = 256 * 1024;
 /// The most posts one `Posts` message sent here carries: small batches interleave
 /// with other messages and keep the receiver's work per message short.
 const POSTS_PER_MESSAGE: usize = 128;
@@ -103,15 +106,18 @@ impl Outbox {
     }
 
     /// Queues posts of `space` to send; ids held only as tombstones, or not at all,
-    /// are skipped when their turn comes.
-    pub(crate) fn push_posts(&self, space: SpaceId, ids: impl IntoIterator<Item = PostId>) {
+    /// are skipped when their turn comes. `false` (and nothing queued) when the stream
+    /// has closed or more than [`MAX_PENDING_POSTS`] would be waiting.
+    pub(crate) fn push_posts(&self, space: SpaceId, ids: Vec<PostId>) -> bool {
         let mut state = self.state();
-        if state.closed {
-            return;
+        if state.closed || state.unsorted.len() + state.posts.len() + ids.len() > MAX_PENDING_POSTS
+        {
+            return false;
         }
         state.unsorted.extend(ids.into_iter().map(|id| (space, id)));
         drop(state);
         self.shared.wake.notify_one();
+        true
     }
 
     /// Finishes the stream once everything queued is sent.

@@ -178,8 +178,12 @@ async fn answer(
             }
             Message::Want { space: of, ids } if of == space => {
                 // Nothing is sent of a space reconciled as empty.
-                if !empty {
-                    outbox.push_posts(space, ids.into_vec());
+                if !empty && !outbox.push_posts(space, ids.into_vec()) {
+                    outbox.push_always(Message::error(
+                        ErrorCode::RateLimited,
+                        Some(space),
+                        "too many posts asked for at once: ask again later",
+                    ));
                 }
             }
             Message::Posts {
@@ -246,7 +250,10 @@ fn drain(
                     outbox.push_always(want);
                 }
             }
-            Output::Have(ids) => outbox.push_posts(space, ids),
+            Output::Have(ids) => {
+                // Beyond the bound, the next reconciliation finds them again.
+                let _ = outbox.push_posts(space, ids);
+            }
             Output::Finished(outcome) => finished = Some(outcome),
             _ => {}
         }
