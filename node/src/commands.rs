@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use parley_node::config::{DataDir, Settings};
-use parley_node::server::{AdminRequest, AdminResponse};
+use parley_node::server::{AdminRequest, AdminResponse, PeerRecord};
 use parley_node::storage::{Storage, StorageError};
 use parley_node::{clock, keyfile, server, transport};
 use parley_protocol::api::{ADMIN_ALPN, NodeAddress};
@@ -326,16 +326,9 @@ pub(crate) fn status(args: &DirArgs) -> anyhow::Result<ExitCode> {
             status.disk_bytes
         );
         out.push_str(&format!("peers    {}\n", status.peers.len()));
+        let now = clock::now();
         for peer in &status.peers {
-            out.push_str(&format!(
-                "  {} {}\n",
-                peer.address,
-                if peer.connected {
-                    "connected"
-                } else {
-                    "not connected"
-                }
-            ));
+            out.push_str(&peer_text(peer, false, now));
         }
         out.push_str(&format!("spaces   {}\n", status.spaces.len()));
         for space in &status.spaces {
@@ -368,12 +361,83 @@ pub(crate) fn peer(command: PeerCommand) -> anyhow::Result<ExitCode> {
             finish(&dir, response, |response| match response {
                 AdminResponse::Peers(peers) if peers.is_empty() => "no peers\n".to_owned(),
                 AdminResponse::Peers(peers) => {
-                    peers.iter().map(|p| format!("{}\n", p.address)).collect()
+                    let now = clock::now();
+                    peers.iter().map(|p| peer_text(p, true, now)).collect()
                 }
                 _ => String::new(),
             })
         }
     }
+}
+
+/// A peer's lines: its node id (`full`, or short for the status) and address, whether
+/// it is connected and since when, then its last sync and post counters, and why the
+/// last connection failed or ended while it is not connected.
+fn peer_text(peer: &PeerRecord, full: bool, now: Timestamp) -> String {
+    let node = if full {
+        peer.node_id.clone()
+    } else {
+        short_id(&peer.node_id)
+    };
+    let address = match peer.address.split_once('@') {
+        Some((_, host_port)) => host_port,
+        None if peer.address.is_empty() => "(replica, not a configured peer)",
+        None => peer.address.as_str(),
+    };
+    let state = if peer.connected {
+        "connected"
+    } else {
+        "not connected"
+    };
+    let since = peer
+        .since
+        .map(|since| format!(" since {}", ago(now, since)))
+        .unwrap_or_default();
+    let last_sync = peer
+        .last_sync
+        .map_or_else(|| "never".to_owned(), |at| ago(now, at));
+    let mut out = format!(
+        "  {node}  {}  {state}{since}\n    last sync {last_sync}  sent {}  received {}  invalid {}\n",
+        terminal_safe(address),
+        peer.posts_sent,
+        peer.posts_received,
+        peer.invalid
+    );
+    if let (false, Some(error)) = (peer.connected, &peer.last_error) {
+        out.push_str(&format!("    last error: {}\n", terminal_safe(error)));
+    }
+    out
+}
+
+/// `node1abcdefgh…`: the prefix and the first 8 characters of the data.
+fn short_id(id: &str) -> String {
+    match id.split_once('1') {
+        Some((prefix, data)) if data.chars().count() > 8 => {
+            format!("{prefix}1{}…", data.chars().take(8).collect::<String>())
+        }
+        _ => id.to_owned(),
+    }
+}
+
+/// How long before `now` the moment `then` was: "just now", "12s ago", "5m ago",
+/// "3h ago", "2d ago" (a moment ahead of the clock reads as "just now").
+fn ago(now: Timestamp, then: Timestamp) -> String {
+    let seconds = now.as_millis().saturating_sub(then.as_millis()) / 1_000;
+    match seconds {
+        0 => "just now".to_owned(),
+        1..60 => format!("{seconds}s ago"),
+        60..3_600 => format!("{}m ago", seconds / 60),
+        3_600..86_400 => format!("{}h ago", seconds / 3_600),
+        _ => format!("{}d ago", seconds / 86_400),
+    }
+}
+
+/// `text` on one line with control characters shown as `?` (an error may quote what a
+/// peer sent).
+fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Milliseconds in `30s`, `30m`, `12h`, `7d` or `2w`.
@@ -404,6 +468,56 @@ fn parse_duration(text: &str) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(connected: bool) -> PeerRecord {
+        PeerRecord {
+            node_id: "node1qqqqqqqqqqqqqqqqqqqqqqqq".to_owned(),
+            address: "node1qqqqqqqqqqqqqqqqqqqqqqqq@127.0.0.1:7448".to_owned(),
+            connected,
+            since: Some(Timestamp::from_millis(1_000_000 - 120_000)),
+            last_sync: connected.then(|| Timestamp::from_millis(1_000_000 - 5_000)),
+            posts_sent: 120,
+            posts_received: 40,
+            invalid: 1,
+            last_error: Some("timed out\n\u{1b}[31m".to_owned()),
+        }
+    }
+
+    #[test]
+    fn peers_show_state_counters_and_the_last_error_when_down() {
+        let now = Timestamp::from_millis(1_000_000);
+        assert_eq!(
+            peer_text(&record(true), false, now),
+            "  node1qqqqqqqq…  127.0.0.1:7448  connected since 2m ago\n    \
+             last sync 5s ago  sent 120  received 40  invalid 1\n"
+        );
+        assert_eq!(
+            peer_text(&record(false), true, now),
+            "  node1qqqqqqqqqqqqqqqqqqqqqqqq  127.0.0.1:7448  not connected since 2m ago\n    \
+             last sync never  sent 120  received 40  invalid 1\n    last error: timed out??[31m\n"
+        );
+        let replica = PeerRecord {
+            address: String::new(),
+            since: None,
+            ..record(false)
+        };
+        assert!(
+            peer_text(&replica, false, now)
+                .starts_with("  node1qqqqqqqq…  (replica, not a configured peer)  not connected\n")
+        );
+    }
+
+    #[test]
+    fn ages() {
+        let now = Timestamp::from_millis(10_000_000_000);
+        let before = |ms: u64| Timestamp::from_millis(10_000_000_000 - ms);
+        assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now, Timestamp::from_millis(20_000_000_000)), "just now");
+        assert_eq!(ago(now, before(59_000)), "59s ago");
+        assert_eq!(ago(now, before(60_000)), "1m ago");
+        assert_eq!(ago(now, before(7_200_000)), "2h ago");
+        assert_eq!(ago(now, before(3 * 86_400_000)), "3d ago");
+    }
 
     #[test]
     fn durations() {

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod history;
 pub mod link;
 pub mod netns;
+pub mod orgs;
 pub mod process;
 
 use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};

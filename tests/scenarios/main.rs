@@ -3,5 +3,7 @@
 
 mod corpus;
 mod federation;
+mod federation_netns;
+mod federation_orgs;
 mod replication;
 mod team_node;
