@@ -20,7 +20,7 @@ use crate::clock;
 use crate::server::Node;
 use crate::transport::{self, CloseCode, TransportError};
 
-use super::ingest::ingest;
+use super::ingest::Ingestor;
 use super::link::{Link, LinkParts};
 use super::outbox::Outbox;
 use super::reconcile::{self, Answer, answer_for};
@@ -248,6 +248,7 @@ async fn control_loop(
     link: &Arc<Link>,
     recv: &mut quinn::RecvStream,
 ) -> Result<(), LinkError> {
+    let mut ingestor = Ingestor::new(node.clone(), link.clone());
     loop {
         let Some(bytes) = transport::read_frame(recv, MAX_MESSAGE_BYTES).await? else {
             return Ok(());
@@ -314,10 +315,7 @@ async fn control_loop(
                 }
             }
             Message::Posts { space, envelopes } => {
-                if ingest(node, link, space, envelopes.into_vec())
-                    .await
-                    .is_err()
-                {
+                if ingestor.ingest(space, envelopes.into_vec()).await.is_err() {
                     return Ok(());
                 }
             }

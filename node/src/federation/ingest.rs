@@ -8,7 +8,8 @@ use std::time::Duration;
 use parley_protocol::encoding::ByteString;
 use parley_protocol::gossip::Verdict;
 use parley_protocol::view::SpaceView;
-use parley_protocol::{Post, PostId, SpaceId, Timestamp};
+use parley_protocol::{NodeId, Post, PostId, SpaceId, Timestamp};
+use tokio::task::JoinHandle;
 
 use crate::clock;
 use crate::server::Node;
@@ -36,46 +37,105 @@ pub(crate) struct Ingested {
 #[derive(Debug)]
 pub(crate) struct Misbehaved;
 
-/// Ingests the envelopes of one `Posts` message about `space` from `link`'s peer,
-/// then paces the peer (rate limit, conduct). Returns `Err` when the peer is cut off.
-pub(crate) async fn ingest(
-    node: &Arc<Node>,
-    link: &Link,
-    space: SpaceId,
-    envelopes: Vec<ByteString>,
-) -> Result<Ingested, Misbehaved> {
-    let (outcome, posts) = verify_and_store(node, Some(link), space, envelopes).await;
-    if !posts.is_empty() {
-        node.stored(space, &posts, Some(link.peer)).await;
-    }
-    link.counters.add_received(outcome.new);
-    let now = clock::now();
-    let mut wait = link.pace(now, outcome.new + outcome.known + outcome.invalid);
-    match link.judge(now, outcome.new + outcome.known, outcome.invalid) {
-        Verdict::Disconnect { ban_ms } => {
-            tracing::warn!(peer = %link.peer, invalid = outcome.invalid, "peer keeps sending invalid posts: disconnecting");
-            node.federation
-                .table()
-                .ban(&link.peer, now.saturating_add_millis(ban_ms));
-            link.connection
-                .close(CloseCode::Misbehaving.code(), b"too many invalid posts");
-            return Err(Misbehaved);
-        }
-        Verdict::Throttle { delay_ms } => {
-            tracing::debug!(peer = %link.peer, delay_ms, "throttling a peer that sends invalid posts");
-            wait = wait.max(delay_ms);
-        }
-        _ => {}
-    }
-    if wait > 0 {
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-    }
-    Ok(outcome)
+/// Ingests the `Posts` of one stream from a peer, keeping one group commit in flight
+/// while the next batch is verified, so checking signatures and flushing to disk
+/// overlap. Posts are stored, shown and announced in the order they arrived.
+pub(crate) struct Ingestor {
+    node: Arc<Node>,
+    link: Arc<Link>,
+    pending: Option<JoinHandle<()>>,
 }
 
-/// Validates and stores envelopes of `space`; returns the outcome and the posts newly
-/// stored. `link` is the peer they came from (its admission rules apply).
-pub(crate) async fn verify_and_store(
+impl Ingestor {
+    /// An ingestor for posts from the peer of `link`.
+    pub(crate) fn new(node: Arc<Node>, link: Arc<Link>) -> Self {
+        Self {
+            node,
+            link,
+            pending: None,
+        }
+    }
+
+    /// Checks one `Posts` message about `space` and starts storing what it admits,
+    /// then paces the peer (rate limit, conduct). `Err` when the peer is cut off.
+    pub(crate) async fn ingest(
+        &mut self,
+        space: SpaceId,
+        envelopes: Vec<ByteString>,
+    ) -> Result<Ingested, Misbehaved> {
+        let (node, link) = (self.node.clone(), self.link.clone());
+        let received = envelopes.len() as u64;
+        if node.spaces().membership(&space).is_none() {
+            // Whether posts of a space not held yet are admitted depends on the state
+            // posts before them: let those be stored first.
+            self.flush().await;
+        }
+        let (outcome, admitted) = check(&node, Some(&link), space, envelopes).await;
+        self.flush().await;
+        if !admitted.is_empty() {
+            let (node, link) = (node.clone(), link.clone());
+            self.pending = Some(tokio::spawn(async move {
+                let new = store(&node, space, admitted, Some(link.peer)).await;
+                link.counters.add_received(new);
+            }));
+        }
+        let now = clock::now();
+        let mut wait = link.pace(now, received);
+        match link.judge(now, received - outcome.invalid, outcome.invalid) {
+            Verdict::Disconnect { ban_ms } => {
+                tracing::warn!(peer = %link.peer, invalid = outcome.invalid, "peer keeps sending invalid posts: disconnecting");
+                node.federation
+                    .table()
+                    .ban(&link.peer, now.saturating_add_millis(ban_ms));
+                link.connection
+                    .close(CloseCode::Misbehaving.code(), b"too many invalid posts");
+                return Err(Misbehaved);
+            }
+            Verdict::Throttle { delay_ms } => {
+                tracing::debug!(peer = %link.peer, delay_ms, "throttling a peer that sends invalid posts");
+                wait = wait.max(delay_ms);
+            }
+            _ => {}
+        }
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Waits until everything ingested so far is stored.
+    pub(crate) async fn flush(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            let _ = pending.await;
+        }
+    }
+}
+
+/// Stores admitted posts durably, then lets the node show and announce them; returns
+/// how many were new.
+async fn store(node: &Arc<Node>, space: SpaceId, posts: Vec<Post>, source: Option<NodeId>) -> u64 {
+    let results = match node.commit.commit(posts.clone()).await {
+        Ok(results) => results,
+        Err(error) => {
+            tracing::error!(%error, "storing posts from a peer failed");
+            return 0;
+        }
+    };
+    let new: Vec<Post> = posts
+        .into_iter()
+        .zip(results)
+        .filter(|(_, result)| *result == Inserted::New)
+        .map(|(post, _)| post)
+        .collect();
+    if !new.is_empty() {
+        node.stored(space, &new, source).await;
+    }
+    new.len() as u64
+}
+
+/// Deduplicates, validates and admits envelopes of `space` from the peer of `link`;
+/// returns the outcome so far and the posts to store.
+async fn check(
     node: &Arc<Node>,
     link: Option<&Link>,
     space: SpaceId,
@@ -119,25 +179,7 @@ pub(crate) async fn verify_and_store(
     }
     let configured = link.is_none_or(|l| node.federation.table().is_configured(&l.peer));
     let admitted = admit(node, space, admitted, configured, &mut outcome);
-    if admitted.is_empty() {
-        return (outcome, Vec::new());
-    }
-    let results = match node.commit.commit(admitted.clone()).await {
-        Ok(results) => results,
-        Err(error) => {
-            tracing::error!(%error, "storing posts from a peer failed");
-            return (outcome, Vec::new());
-        }
-    };
-    let mut new = Vec::new();
-    for (post, result) in admitted.into_iter().zip(results) {
-        match result {
-            Inserted::New => new.push(post),
-            _ => outcome.known += 1,
-        }
-    }
-    outcome.new = new.len() as u64;
-    (outcome, new)
+    (outcome, admitted)
 }
 
 /// Of valid posts of `space`, those this node takes now. A space it holds takes every

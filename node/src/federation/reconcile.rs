@@ -14,7 +14,7 @@ use crate::server::Node;
 use crate::storage::StorageError;
 use crate::transport::{self, CloseCode, TransportError};
 
-use super::ingest::{Misbehaved, ingest};
+use super::ingest::{Ingestor, Misbehaved};
 use super::link::Link;
 use super::outbox::Outbox;
 
@@ -70,6 +70,7 @@ pub(crate) async fn initiate(
     let (outbox, writer) = Outbox::spawn(node.storage.clone(), send, link.counters.clone());
     let items = items(node, space).await?;
     let mut session = SyncSession::initiate(space, items, SyncConfig::default())?;
+    let mut ingestor = Ingestor::new(node.clone(), link.clone());
     let mut finished = drain(node, link, &outbox, &mut session, space);
     while finished.is_none() {
         let Some(message) = read(node, &mut recv).await? else {
@@ -84,7 +85,7 @@ pub(crate) async fn initiate(
                 space: of,
                 envelopes,
             } if of == space => {
-                ingest(node, link, space, envelopes.into_vec()).await?;
+                ingestor.ingest(space, envelopes.into_vec()).await?;
             }
             Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
             other => return Err(refuse(&outbox, other)),
@@ -98,12 +99,13 @@ pub(crate) async fn initiate(
                 space: of,
                 envelopes,
             } if of == space => {
-                ingest(node, link, space, envelopes.into_vec()).await?;
+                ingestor.ingest(space, envelopes.into_vec()).await?;
             }
             Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
             other => return Err(refuse(&outbox, other)),
         }
     }
+    ingestor.flush().await;
     let _ = writer.await;
     link.counters.synced(clock::now());
     Ok(finished.unwrap_or_default())
@@ -168,6 +170,7 @@ async fn answer(
     };
     let empty = items.is_empty();
     let mut session = SyncSession::respond(space, items, SyncConfig::default())?;
+    let mut ingestor = Ingestor::new(node.clone(), link.clone());
     session.handle(Input::Received(open))?;
     drain(node, link, outbox, &mut session, space);
     while let Some(message) = read(node, recv).await? {
@@ -190,12 +193,13 @@ async fn answer(
                 space: of,
                 envelopes,
             } if of == space => {
-                ingest(node, link, space, envelopes.into_vec()).await?;
+                ingestor.ingest(space, envelopes.into_vec()).await?;
             }
             Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
             other => return Err(refuse(outbox, other)),
         }
     }
+    ingestor.flush().await;
     link.counters.synced(clock::now());
     Ok(())
 }
