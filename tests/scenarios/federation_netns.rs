@@ -122,8 +122,13 @@ fn nodes_in_two_namespaces_replicate_and_converge_after_a_partition() {
         &bea.path(),
         &["reply", &first, "--body", "a reply from the far side"],
     ));
-    // Cut off for two sync intervals: neither side gets the other's posts.
-    let until = Instant::now() + Duration::from_secs(2 * SYNC_SECS);
+    // Cut off for two sync intervals (or PARLEY_PARTITION_SECS, e.g. beyond the 30 s
+    // idle timeout so the connection dies): neither side gets the other's posts.
+    let cut = std::env::var("PARLEY_PARTITION_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2 * SYNC_SECS);
+    let until = Instant::now() + Duration::from_secs(cut);
     while Instant::now() < until {
         assert!(!threads(&b, &bea, &space).contains(&from_a));
         assert!(!threads(&a, &ada, &space).contains(&from_b));
