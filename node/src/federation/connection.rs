@@ -99,9 +99,12 @@ fn allowed(node: &Node, peer: &NodeId) -> bool {
         .any(|replicas| replicas.contains(peer))
 }
 
-/// The spaces this node offers `peer` now.
+/// The spaces this node offers `peer` now: those whose replica set holds both (a node
+/// removed from a space's replica set stops replicating it).
 fn offer_for(node: &Node, peer: &NodeId) -> BTreeSet<SpaceId> {
-    spaces_to_offer(peer, &node.spaces().replica_sets())
+    let mut sets = node.spaces().replica_sets();
+    sets.retain(|_, replicas| replicas.contains(&node.id()));
+    spaces_to_offer(peer, &sets)
 }
 
 /// `Hello` messages offering `spaces`, at most `MAX_SPACES_PER_HELLO` each; always at
@@ -193,7 +196,7 @@ async fn run(
     match node.federation.table().admit(link.clone(), now) {
         Admission::Duplicate => {
             connection.close(CloseCode::Duplicate.code(), b"duplicate connection");
-            writer.abort();
+            drop(writer);
             return Err(LinkError::Duplicate);
         }
         Admission::Kept(Some(old)) => {
@@ -208,7 +211,7 @@ async fn run(
     tasks.spawn(accept_streams(node.clone(), link.clone()));
     let ended = control_loop(&node, &link, &mut recv).await;
     tasks.abort_all();
-    writer.abort();
+    drop(writer);
     let reason = match &ended {
         Ok(()) => connection
             .close_reason()

@@ -178,24 +178,40 @@ async fn check(
         }
     }
     let configured = link.is_none_or(|l| node.federation.table().is_configured(&l.peer));
-    let admitted = admit(node, space, admitted, configured, &mut outcome);
+    let admitted = admit(
+        node,
+        space,
+        link.map(|l| l.peer),
+        admitted,
+        configured,
+        &mut outcome,
+    );
     (outcome, admitted)
 }
 
-/// Of valid posts of `space`, those this node takes now. A space it holds takes every
-/// post. A space it does not hold yet takes, from a configured peer only, the posts
-/// that decide membership and replicas, in the order given, and the rest once those
-/// name this node a replica (the sender sends state first).
+/// Of valid posts of `space`, those this node takes now. A space it holds takes posts
+/// from the nodes of its replica set, and from any other peer only the posts deciding
+/// membership and replicas (a node that is no longer a replica relays nothing else,
+/// and learns of its removal that way). A space it does not hold
+/// yet takes, from a configured peer only, the posts that decide membership and
+/// replicas, in the order given, and the rest once those name this node a replica (the
+/// sender sends state first).
 fn admit(
     node: &Node,
     space: SpaceId,
+    source: Option<NodeId>,
     posts: Vec<Post>,
     configured: bool,
     outcome: &mut Ingested,
 ) -> Vec<Post> {
     let mut spaces = node.spaces();
-    if spaces.membership(&space).is_some() {
-        return posts;
+    if let Some(view) = spaces.membership(&space) {
+        if source.is_none_or(|peer| view.replicas().contains(&peer)) {
+            return posts;
+        }
+        let (state, rest): (Vec<Post>, Vec<Post>) = posts.into_iter().partition(is_governance);
+        outcome.deferred += rest.len() as u64;
+        return state;
     }
     if !configured {
         outcome.deferred += posts.len() as u64;

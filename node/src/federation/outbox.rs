@@ -59,7 +59,7 @@ impl Outbox {
         storage: Storage,
         send: quinn::SendStream,
         counters: Arc<Counters>,
-    ) -> (Self, JoinHandle<Result<(), TransportError>>) {
+    ) -> (Self, Writer) {
         let outbox = Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
@@ -67,7 +67,7 @@ impl Outbox {
             }),
         };
         let task = tokio::spawn(write(outbox.clone(), storage, send, counters));
-        (outbox, task)
+        (outbox, Writer(Some(task)))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -124,6 +124,29 @@ impl Outbox {
     pub(crate) fn finish(&self) {
         self.state().finish = true;
         self.shared.wake.notify_one();
+    }
+}
+
+/// The writer task of an [`Outbox`]: awaited with [`Writer::finish`], aborted when
+/// dropped, so a stream abandoned halfway (its connection closed, its task cancelled)
+/// never leaves a writer holding the store.
+pub(crate) struct Writer(Option<JoinHandle<Result<(), TransportError>>>);
+
+impl Writer {
+    /// Waits until everything queued is sent and the stream finished, or it failed.
+    pub(crate) async fn finish(mut self) -> Result<(), TransportError> {
+        match self.0.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
     }
 }
 

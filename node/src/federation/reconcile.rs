@@ -106,7 +106,7 @@ pub(crate) async fn initiate(
         }
     }
     ingestor.flush().await;
-    let _ = writer.await;
+    let _ = writer.finish().await;
     link.counters.synced(clock::now());
     Ok(finished.unwrap_or_default())
 }
@@ -131,7 +131,7 @@ pub(crate) async fn respond(
         }
     }
     outbox.finish();
-    let _ = writer.await;
+    let _ = writer.finish().await;
     result
 }
 

@@ -6,10 +6,13 @@
 
 use std::sync::Arc;
 
+use parley_protocol::content::Content;
 use parley_protocol::wire::{have_batches, may_share, post_batches};
 use parley_protocol::{NodeId, Post, SpaceId};
 
 use crate::server::Node;
+
+use super::link::Link;
 
 /// Announces `posts` of `space`, just stored, to every connected peer that replicates
 /// the space, except `source`, the peer they came from.
@@ -26,7 +29,11 @@ pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source:
     };
     let links = node.federation.table().links();
     for link in links {
-        if Some(link.peer) == source || !may_share(&link.peer, &replicas) {
+        if Some(link.peer) == source {
+            continue;
+        }
+        if !may_share(&link.peer, &replicas) {
+            tell_removed(&link, space, posts);
             continue;
         }
         let messages = match source {
@@ -48,5 +55,22 @@ pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source:
         } else if source.is_none() {
             link.counters.add_sent(count);
         }
+    }
+}
+
+/// A node just removed from a space's replica set is sent the post that removed it, and
+/// nothing else, so it knows to stop holding and offering the space (it held the space
+/// until then, so the post reveals nothing new).
+fn tell_removed(link: &Link, space: SpaceId, posts: &[Post]) {
+    let removals: Vec<Vec<u8>> = posts
+        .iter()
+        .filter(|post| matches!(post.content(), Content::UnshareReplica(r) if r.node == link.peer))
+        .map(|post| post.bytes().to_vec())
+        .collect();
+    if removals.is_empty() {
+        return;
+    }
+    for message in post_batches(space, removals).unwrap_or_default() {
+        link.control.push(message);
     }
 }

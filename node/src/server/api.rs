@@ -13,7 +13,7 @@ use parley_protocol::{Post, PostId, SpaceId, UserId};
 use crate::clock;
 use crate::storage::InviteError;
 
-use super::Node;
+use super::{Node, spaces};
 
 /// The answer to `request` from `user`, registered or not.
 pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> Response {
@@ -148,6 +148,19 @@ async fn publish(node: &Arc<Node>, user: UserId, envelope: &ByteString) -> Respo
                 return Response::error(
                     ApiErrorCode::NotMember,
                     format!("you are not a member of space {space}"),
+                );
+            }
+            _ if !spaces::is_governance(&post)
+                && spaces
+                    .membership(&space)
+                    .is_some_and(|view| !view.replicas().contains(&node.id())) =>
+            {
+                return Response::error(
+                    ApiErrorCode::Forbidden,
+                    format!(
+                        "this node no longer holds a replica of space {space}: ask one of its moderators to share it with {} again",
+                        node.id()
+                    ),
                 );
             }
             _ => {}
