@@ -143,3 +143,51 @@ fn a_new_replica_gets_state_and_the_newest_posts_first() {
         .await;
     });
 }
+
+#[test]
+fn a_retraction_that_arrives_before_its_target_drops_the_target_on_arrival() {
+    use parley_protocol::content::{Content, Retraction, Thread};
+    use parley_protocol::encoding::BoundedVec;
+    use parley_protocol::{Post, Timestamp};
+
+    run(Duration::from_secs(30), async {
+        let dir = tempfile::tempdir().unwrap();
+        let a = TestPeer::start(key(121), dir.path(), test_config(Duration::from_secs(30))).await;
+        let space = SpaceBuilder::new("order", 1, a.id());
+        a.publish(vec![space.genesis.clone()]).await;
+        let at = Timestamp(parley_tests::NOW.as_millis() - 1_000);
+        let thread = Post::sign(
+            &space.founder,
+            space.space,
+            at,
+            Content::Thread(Thread {
+                title: "Soon gone".to_owned(),
+                body: "This will be withdrawn.".to_owned(),
+                mentions: BoundedVec::new(),
+            }),
+            parley_tests::NOW,
+        )
+        .unwrap();
+        let retraction = Post::sign(
+            &space.founder,
+            space.space,
+            at.saturating_add_millis(1),
+            Content::Retraction(Retraction {
+                target: thread.id(),
+            }),
+            parley_tests::NOW,
+        )
+        .unwrap();
+        // The retraction first, as a peer may deliver them.
+        a.publish(vec![retraction]).await;
+        a.publish(vec![thread.clone()]).await;
+        let ids = a.ids(&space.space);
+        assert!(ids.contains(&thread.id()), "the target stays an item");
+        assert_eq!(
+            a.node().count(&space.space).unwrap(),
+            2,
+            "the target's bytes were dropped: only the genesis and the retraction are held"
+        );
+        assert!(a.view(&space.space).threads().is_empty());
+    });
+}

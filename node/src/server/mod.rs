@@ -103,37 +103,58 @@ impl Node {
         posts: &[Post],
         source: Option<NodeId>,
     ) {
-        let mut retraction = false;
         let mut replicas = false;
         {
             let mut spaces = self.spaces();
             for post in posts {
                 spaces.record(post);
-                retraction |= matches!(post.content(), parley_protocol::Content::Retraction(_));
                 replicas |= spaces::is_governance(post);
             }
         }
         for post in posts {
             let _ = self.events.send(Arc::new(post.clone()));
         }
-        if retraction {
-            self.drop_retracted(&space).await;
-        }
+        self.drop_retracted(space, posts);
         federation::announce(self, space, posts, source);
         if replicas {
             federation::replicas_changed(self);
         }
     }
 
-    /// Drops the bytes of posts an effective retraction withdrew, keeping tombstones.
-    pub(crate) async fn drop_retracted(&self, space: &SpaceId) {
-        let result = self
-            .storage
-            .space_posts(space, clock::now())
-            .and_then(|posts| {
-                let retracted = SpaceView::retracted(*space, posts.iter());
-                self.storage.drop_retracted(space, &retracted)
-            });
+    /// Drops the bytes of posts that an effective retraction withdrew, keeping
+    /// tombstones: those the new `posts` retract, and new posts a stored retraction
+    /// withdraws already (they may arrive in any order). Whether a retraction counts
+    /// depends only on the space's governance, the retraction and its target (spec 6),
+    /// so each pair is judged without reading the space.
+    pub(crate) fn drop_retracted(&self, space: SpaceId, posts: &[Post]) {
+        let result = (|| -> Result<usize, StorageError> {
+            let mut pairs: Vec<(Post, Post)> = Vec::new();
+            for post in posts {
+                if let parley_protocol::Content::Retraction(retraction) = post.content()
+                    && let Some(target) = self.storage.get(&retraction.target, clock::now())?
+                {
+                    pairs.push((post.clone(), target));
+                }
+                for retraction in self
+                    .storage
+                    .retractions_of(&space, &post.id(), clock::now())?
+                {
+                    pairs.push((retraction, post.clone()));
+                }
+            }
+            if pairs.is_empty() {
+                return Ok(0);
+            }
+            let governance = self.spaces().governance_posts(&space);
+            let mut withdrawn = std::collections::BTreeSet::new();
+            for (retraction, target) in &pairs {
+                withdrawn.extend(SpaceView::retracted(
+                    space,
+                    governance.iter().chain([retraction, target]),
+                ));
+            }
+            self.storage.drop_retracted(&space, &withdrawn)
+        })();
         if let Err(error) = result {
             tracing::warn!(%error, %space, "could not drop retracted posts; they stay hidden");
         }

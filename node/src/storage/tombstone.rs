@@ -4,8 +4,12 @@
 
 use std::collections::BTreeSet;
 
+use parley_protocol::envelope::KIND_TAG_OFFSET;
 use parley_protocol::sync::Item;
-use parley_protocol::{PostId, SpaceId, Timestamp};
+use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
+
+/// The kind tag of a retraction (spec 4).
+const RETRACTION_TAG: u32 = 4;
 
 use super::error::{Corruption, StorageError};
 use super::posts::decode_stored;
@@ -44,6 +48,37 @@ impl Storage {
         }
         self.db.apply_batch(batch)?;
         Ok(dropped)
+    }
+
+    /// The stored retractions of `space` whose target is `target` (found through the
+    /// thread index, which files a retraction under its target).
+    pub fn retractions_of(
+        &self,
+        space: &SpaceId,
+        target: &PostId,
+        now: Timestamp,
+    ) -> Result<Vec<Post>, StorageError> {
+        let mut found = Vec::new();
+        for entry in self.db.scan_prefix(keys::filed_under(space, target)) {
+            let (key, _) = entry?;
+            let id = keys::trailing_id(&key, keys::THREAD_LEN)?;
+            let Some(bytes) = self.db.get(keys::post(&id))? else {
+                continue;
+            };
+            // Only retractions are decoded (and validated again).
+            let tag = bytes
+                .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_le_bytes);
+            if tag != Some(RETRACTION_TAG) {
+                continue;
+            }
+            let post = decode_stored(&id, &bytes, now)?;
+            if matches!(post.content(), Content::Retraction(r) if r.target == *target) {
+                found.push(post);
+            }
+        }
+        Ok(found)
     }
 
     /// Whether the post `id` was dropped for a retraction.
