@@ -18,6 +18,7 @@ pub mod link;
 pub mod netns;
 pub mod orgs;
 pub mod process;
+pub mod scenario;
 
 use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};
 use parley_protocol::view::SpaceView;

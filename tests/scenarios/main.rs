@@ -3,7 +3,9 @@
 
 mod corpus;
 mod federation;
+mod federation_mesh;
 mod federation_netns;
 mod federation_orgs;
+mod federation_property;
 mod replication;
 mod team_node;
