@@ -191,3 +191,51 @@ fn a_retraction_that_arrives_before_its_target_drops_the_target_on_arrival() {
         assert!(a.view(&space.space).threads().is_empty());
     });
 }
+
+#[test]
+fn a_replica_removed_while_away_learns_it_when_it_returns() {
+    use parley_tests::link::Link;
+
+    run(Duration::from_secs(60), async {
+        let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+        let config = test_config(Duration::from_millis(500));
+        let a = TestPeer::start(key(131), dirs[0].path(), config.clone()).await;
+        let c = TestPeer::start(key(132), dirs[1].path(), config).await;
+        let mut space = SpaceBuilder::new("moving", 1, a.id());
+        let mut rng = Rng::new(13);
+        let mut posts = vec![space.genesis.clone(), space.share(c.id())];
+        for _ in 0..10 {
+            posts.push(space.random_post(&mut rng));
+        }
+        a.publish(posts).await;
+        // Every packet between the two goes through relays that can be cut.
+        let to_c = Link::start(c.addr).await.unwrap();
+        let to_a = Link::start(a.addr).await.unwrap();
+        a.peer_with(&c, to_c.addr());
+        c.peer_with(&a, to_a.addr());
+        until("C to hold the space", LIMIT, || {
+            c.shown(&space.space) == a.shown(&space.space)
+        })
+        .await;
+
+        to_c.cut();
+        to_a.cut();
+        until("the connection to drop", LIMIT, || {
+            a.peer_status(&c.id()).is_some_and(|p| !p.connected)
+        })
+        .await;
+        let unshare = space.unshare(c.id());
+        let later = space.random_post(&mut rng);
+        a.publish(vec![unshare.clone(), later.clone()]).await;
+        to_c.heal();
+        to_a.heal();
+
+        // Back in touch, C is told it was removed, and gets nothing written since.
+        until("C to learn it no longer holds a replica", LIMIT, || {
+            !c.view(&space.space).replicas().contains(&c.id())
+        })
+        .await;
+        assert!(c.ids(&space.space).contains(&unshare.id()));
+        assert!(!c.ids(&space.space).contains(&later.id()));
+    });
+}

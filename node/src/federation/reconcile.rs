@@ -154,7 +154,11 @@ async fn answer(
         }
         other => return Err(refuse(outbox, other.clone())),
     };
-    let items = match answer_for(node, link, &space) {
+    let answer = answer_for(node, link, &space);
+    if answer != Answer::Items {
+        tell_removed(node, link, outbox, space);
+    }
+    let items = match answer {
         Answer::Items => items(node, space).await?,
         Answer::Empty => Vec::new(),
         Answer::Refuse => {
@@ -230,6 +234,24 @@ pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
         Answer::Empty
     } else {
         Answer::Refuse
+    }
+}
+
+/// A node that was a replica of `space` and was removed (it still reconciles, not
+/// having heard) is sent the posts that removed it, so it stops; it held the space, so
+/// they reveal nothing new. Nothing else of the space is sent.
+fn tell_removed(node: &Node, link: &Link, outbox: &Outbox, space: SpaceId) {
+    let removals: Vec<Vec<u8>> = node
+        .spaces()
+        .governance_posts(&space)
+        .iter()
+        .filter(|post| {
+            matches!(post.content(), parley_protocol::Content::UnshareReplica(r) if r.node == link.peer)
+        })
+        .map(|post| post.bytes().to_vec())
+        .collect();
+    for message in parley_protocol::wire::post_batches(space, removals).unwrap_or_default() {
+        outbox.push_always(message);
     }
 }
 
