@@ -422,7 +422,7 @@ async fn mesh(count: usize) -> Result<(), BoxError> {
 }
 
 /// What a stall most likely is.
-const STALL_NOTE: &str = "If a node's group commit (`Storage::flush_async`) never returned: sled 0.34's process-wide concurrency lock and its flush thread pool can deadlock when many stores in one process flush at once (spacejam/sled#1241).";
+const STALL_NOTE: &str = "A node stopped making progress (a stall in storage or the runtime); the watchdog ended the run.";
 
 /// How long a node may take to store one published post before the run is given up.
 const STALL: Duration = Duration::from_secs(30);

@@ -38,6 +38,8 @@ pub(crate) struct Outbox {
 struct Shared {
     state: Mutex<State>,
     wake: Notify,
+    /// Frames written so far: the peer is reading while it grows.
+    written: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -64,10 +66,17 @@ impl Outbox {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 wake: Notify::new(),
+                written: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         let task = tokio::spawn(write(outbox.clone(), storage, send, counters));
         (outbox, Writer(Some(task)))
+    }
+
+    fn wrote(&self, frames: u64) {
+        self.shared
+            .written
+            .fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -118,6 +127,13 @@ impl Outbox {
         drop(state);
         self.shared.wake.notify_one();
         true
+    }
+
+    /// How many frames the writer has written so far.
+    pub(crate) fn progress(&self) -> u64 {
+        self.shared
+            .written
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Finishes the stream once everything queued is sent.
@@ -184,6 +200,7 @@ async fn write_loop(
         match next(outbox) {
             Next::Message(message) => {
                 transport::write_frame(send, &message.encode()).await?;
+                outbox.wrote(1);
                 let mut state = outbox.state();
                 state.queued_bytes = state.queued_bytes.saturating_sub(message.encoded_len());
             }
@@ -207,6 +224,7 @@ async fn write_loop(
                 // Stored envelopes were valid, so none is over the bound.
                 for message in post_batches(space, envelopes).unwrap_or_default() {
                     transport::write_frame(send, &message.encode()).await?;
+                    outbox.wrote(1);
                 }
                 counters.add_sent(count);
             }

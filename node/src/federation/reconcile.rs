@@ -73,7 +73,7 @@ pub(crate) async fn initiate(
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     let mut finished = drain(node, link, &outbox, &mut session, space);
     while finished.is_none() {
-        let Some(message) = read(node, &mut recv).await? else {
+        let Some(message) = read(node, &mut recv, &outbox).await? else {
             return Err(SyncFailure::Ended);
         };
         match message {
@@ -93,7 +93,7 @@ pub(crate) async fn initiate(
     }
     // Every Want and pushed post is queued; the peer finishes once it answered them.
     outbox.finish();
-    while let Some(message) = read(node, &mut recv).await? {
+    while let Some(message) = read(node, &mut recv, &outbox).await? {
         match message {
             Message::Posts {
                 space: of,
@@ -141,7 +141,7 @@ async fn answer(
     outbox: &Outbox,
     recv: &mut quinn::RecvStream,
 ) -> Result<(), SyncFailure> {
-    let Some(open) = read(node, recv).await? else {
+    let Some(open) = read(node, recv, outbox).await? else {
         return Ok(());
     };
     let space = match &open {
@@ -177,7 +177,7 @@ async fn answer(
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     session.handle(Input::Received(open))?;
     drain(node, link, outbox, &mut session, space);
-    while let Some(message) = read(node, recv).await? {
+    while let Some(message) = read(node, recv, outbox).await? {
         match message {
             message @ Message::ReconcileFrame { .. } => {
                 session.handle(Input::Received(message))?;
@@ -301,14 +301,30 @@ async fn items(
 
 /// The next message on a sync stream, within the stream timeout; `None` when the peer
 /// finished its side.
-async fn read(node: &Node, recv: &mut quinn::RecvStream) -> Result<Option<Message>, SyncFailure> {
+///
+/// The peer may be silent for long while it stores what this node sends (a new
+/// replica's catch-up): silence counts as a stall only when this node's own writer made
+/// no progress either over a whole `stream_timeout`. The read itself is never cut off
+/// halfway through a frame.
+async fn read(
+    node: &Node,
+    recv: &mut quinn::RecvStream,
+    outbox: &Outbox,
+) -> Result<Option<Message>, SyncFailure> {
     let timeout = node.federation.config.stream_timeout;
-    let frame = tokio::time::timeout(
-        timeout,
-        transport::read_frame(recv, parley_protocol::limits::MAX_MESSAGE_BYTES),
-    )
-    .await
-    .map_err(|_| SyncFailure::Timeout)??;
+    let read = transport::read_frame(recv, parley_protocol::limits::MAX_MESSAGE_BYTES);
+    tokio::pin!(read);
+    let frame = loop {
+        let before = outbox.progress();
+        tokio::select! {
+            frame = &mut read => break frame?,
+            () = tokio::time::sleep(timeout) => {
+                if outbox.progress() == before {
+                    return Err(SyncFailure::Timeout);
+                }
+            }
+        }
+    };
     match frame {
         Some(bytes) => Ok(Some(Message::decode(&bytes)?)),
         None => Ok(None),

@@ -128,14 +128,20 @@ async fn commit_group(storage: &Storage, group: Vec<Request>) {
     }
 }
 
-/// Applies the batch off the async threads, then flushes.
+/// Applies the batch and flushes, both off the async threads. The flush is sled's
+/// blocking one: its `flush_async` runs on sled's own thread pool while holding a read
+/// guard of a lock that every store of the process shares, and with several stores in
+/// one process (tests, benchmarks) it can deadlock against a batch being applied
+/// (spacejam/sled#1241).
 async fn store(storage: &Storage, posts: Vec<Post>) -> Result<Vec<Inserted>, StorageError> {
     let writer = storage.clone();
-    let outcomes = tokio::task::spawn_blocking(move || writer.insert(&posts))
-        .await
-        .map_err(|_| StorageError::CommitterStopped)??;
-    storage.flush_async().await?;
-    Ok(outcomes)
+    tokio::task::spawn_blocking(move || {
+        let outcomes = writer.insert(&posts)?;
+        writer.flush()?;
+        Ok(outcomes)
+    })
+    .await
+    .map_err(|_| StorageError::CommitterStopped)?
 }
 
 #[cfg(test)]

@@ -120,12 +120,6 @@ impl Storage {
         Ok(())
     }
 
-    /// Like [`Storage::flush`], without blocking the async runtime.
-    pub async fn flush_async(&self) -> Result<(), StorageError> {
-        self.db.flush_async().await?;
-        Ok(())
-    }
-
     /// Bytes the store's files take on disk.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
         Ok(self.db.size_on_disk()?)
