@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub mod cluster;
+pub mod corpus;
 pub mod history;
 pub mod link;
 pub mod netns;

@@ -3,7 +3,6 @@
 //! happen, private spaces, and real discussions from the shared corpus as one space.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use parley_node::federation::FederationConfig;
@@ -15,9 +14,10 @@ use parley_protocol::{NodeId, Post, PostId, SecretKey, SpaceId, Timestamp};
 use tempfile::TempDir;
 
 use crate::cluster::TestPeer;
+use crate::corpus::{CorpusMessage, clip, corpus_dir, read_corpus};
 use crate::history::{Rng, SpaceBuilder};
 use crate::link::Link;
-use crate::{NOW, key, workspace_root};
+use crate::{NOW, key};
 
 /// Nodes started on fresh stores, with the directories that hold them (removed when
 /// this is dropped, so keep it alive for the whole scenario).
@@ -198,9 +198,7 @@ pub struct CorpusSpace {
 /// first message), each message a thread or a reply to its parent when the parent is
 /// among them. `None` (with a message) when the corpus is not present.
 pub fn corpus_space(limit: usize, home: NodeId, share: NodeId) -> Option<CorpusSpace> {
-    let dir = workspace_root().join("../shared/corpus");
-    let messages = read_corpus(&dir)?;
-    let mut messages: Vec<CorpusMessage> = messages;
+    let mut messages: Vec<CorpusMessage> = read_corpus(&corpus_dir())?;
     messages.sort_by_key(|m| m.date_ms);
     messages.truncate(limit);
     let founder = key(1);
@@ -269,82 +267,6 @@ pub fn corpus_space(limit: usize, home: NodeId, share: NodeId) -> Option<CorpusS
         messages: count,
         bytes,
     })
-}
-
-/// One message of the corpus.
-#[derive(Debug)]
-struct CorpusMessage {
-    message_id: String,
-    in_reply_to: Option<String>,
-    author: String,
-    subject: String,
-    body: String,
-    date_ms: u64,
-}
-
-/// Every message of every list file in `dir`, or `None` when there are none.
-fn read_corpus(dir: &Path) -> Option<Vec<CorpusMessage>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut messages = Vec::new();
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        messages.extend(
-            text.lines()
-                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-                .filter_map(|v| {
-                    Some(CorpusMessage {
-                        message_id: v["message_id"].as_str()?.to_owned(),
-                        in_reply_to: v["in_reply_to"].as_str().map(str::to_owned),
-                        author: v["from_hash"].as_str()?.to_owned(),
-                        subject: v["subject"].as_str().unwrap_or("(no subject)").to_owned(),
-                        body: v["body"].as_str()?.to_owned(),
-                        date_ms: rfc3339_ms(v["date"].as_str()?)?,
-                    })
-                }),
-        );
-    }
-    if messages.is_empty() {
-        eprintln!(
-            "skipping the corpus part: no messages under {}",
-            dir.display()
-        );
-        return None;
-    }
-    Some(messages)
-}
-
-/// Milliseconds since the epoch of a `YYYY-MM-DDTHH:MM:SSZ` date.
-fn rfc3339_ms(date: &str) -> Option<u64> {
-    let num = |range: std::ops::Range<usize>| date.get(range)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(((days * 24 + hh) * 60 + mm) * 60 + ss)
-        .ok()
-        .map(|s| s * 1_000)
-}
-
-/// The longest prefix of `text` of at most `limit` bytes.
-fn clip(text: &str, limit: usize) -> String {
-    let mut end = text.len().min(limit);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 /// The ids of `posts`.

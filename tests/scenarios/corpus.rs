@@ -7,71 +7,16 @@ use parley_protocol::content::{Content, Genesis, Member, Reply, Thread};
 use parley_protocol::encoding::BoundedVec;
 use parley_protocol::limits::{MAX_BODY_BYTES, MAX_TITLE_BYTES};
 use parley_protocol::{Post, PostId, SecretKey, Timestamp};
-use parley_tests::{NOW, Replica, key, sync_pair, workspace_root};
+use parley_tests::corpus::{CorpusMessage, clip, corpus_dir, read_list};
+use parley_tests::{NOW, Replica, key, sync_pair};
 
 /// At most this many messages, so the scenario stays quick in debug builds.
 const LIMIT: usize = 600;
 
-struct Message {
-    message_id: String,
-    in_reply_to: Option<String>,
-    author: String,
-    subject: String,
-    body: String,
-    date_ms: u64,
-}
-
-fn load() -> Option<Vec<Message>> {
-    let path = workspace_root().join("../shared/corpus/r-sig-gui.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "skipping the corpus scenario: {} is not present",
-            path.display()
-        );
-        return None;
-    };
-    let messages = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .take(LIMIT)
-        .filter_map(|v| {
-            let date = v["date"].as_str()?;
-            Some(Message {
-                message_id: v["message_id"].as_str()?.to_owned(),
-                in_reply_to: v["in_reply_to"].as_str().map(str::to_owned),
-                author: v["from_hash"].as_str()?.to_owned(),
-                subject: v["subject"].as_str().unwrap_or("(no subject)").to_owned(),
-                body: v["body"].as_str()?.to_owned(),
-                date_ms: rfc3339_ms(date)?,
-            })
-        })
-        .collect();
+fn load() -> Option<Vec<CorpusMessage>> {
+    let mut messages = read_list(&corpus_dir().join("r-sig-gui.jsonl"))?;
+    messages.truncate(LIMIT);
     Some(messages)
-}
-
-/// Milliseconds since the epoch of a `YYYY-MM-DDTHH:MM:SSZ` date.
-fn rfc3339_ms(date: &str) -> Option<u64> {
-    let num = |range: std::ops::Range<usize>| date.get(range)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(((days * 24 + hh) * 60 + mm) * 60 + ss)
-        .ok()
-        .map(|s| s * 1000)
-}
-
-fn clip(text: &str, limit: usize) -> String {
-    let mut end = text.len().min(limit);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 #[test]

@@ -73,42 +73,45 @@ pub(crate) async fn initiate(
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     let mut finished = drain(node, link, &outbox, &mut session, space);
     while finished.is_none() {
-        let Some(message) = read(node, &mut recv, &outbox).await? else {
-            return Err(SyncFailure::Ended);
-        };
-        match message {
-            message @ Message::ReconcileFrame { .. } => {
+        match read(node, &mut recv, &outbox).await? {
+            Some(message @ Message::ReconcileFrame { .. }) => {
                 session.handle(Input::Received(message))?;
                 finished = drain(node, link, &outbox, &mut session, space);
             }
-            Message::Posts {
-                space: of,
-                envelopes,
-            } if of == space => {
-                ingestor.ingest(space, envelopes.into_vec()).await?;
-            }
-            Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
-            other => return Err(refuse(&outbox, other)),
+            Some(other) => take_posts(&mut ingestor, &outbox, space, other).await?,
+            None => return Err(SyncFailure::Ended),
         }
     }
     // Every Want and pushed post is queued; the peer finishes once it answered them.
     outbox.finish();
     while let Some(message) = read(node, &mut recv, &outbox).await? {
-        match message {
-            Message::Posts {
-                space: of,
-                envelopes,
-            } if of == space => {
-                ingestor.ingest(space, envelopes.into_vec()).await?;
-            }
-            Message::Error { code, .. } => return Err(SyncFailure::Peer(code)),
-            other => return Err(refuse(&outbox, other)),
-        }
+        take_posts(&mut ingestor, &outbox, space, message).await?;
     }
     ingestor.flush().await;
     let _ = writer.finish().await;
     link.counters.synced(clock::now());
     Ok(finished.unwrap_or_default())
+}
+
+/// The initiator's handling of a message other than a frame: the answers to its
+/// `Want`s, or the peer's refusal.
+async fn take_posts(
+    ingestor: &mut Ingestor,
+    outbox: &Outbox,
+    space: SpaceId,
+    message: Message,
+) -> Result<(), SyncFailure> {
+    match message {
+        Message::Posts {
+            space: of,
+            envelopes,
+        } if of == space => {
+            ingestor.ingest(space, envelopes.into_vec()).await?;
+            Ok(())
+        }
+        Message::Error { code, .. } => Err(SyncFailure::Peer(code)),
+        other => Err(refuse(outbox, other)),
+    }
 }
 
 /// Answers a reconciliation the peer opened on the stream `send`/`recv`.

@@ -91,19 +91,7 @@ impl Storage {
     /// Every post of `space` held in full, in `(created_at, id)` order, each validated
     /// again (a record that no longer validates is [`StorageError::Corrupt`]).
     pub fn space_posts(&self, space: &SpaceId, now: Timestamp) -> Result<Vec<Post>, StorageError> {
-        let mut posts = Vec::new();
-        for entry in self.db.scan_prefix(keys::items_of(space)) {
-            let (key, value) = entry?;
-            if !value.is_empty() {
-                continue; // a tombstone
-            }
-            let (_, item) = keys::parse_item(&key)?;
-            // A post dropped for a retraction between the two reads is skipped.
-            if let Some(post) = self.get(&item.id, now)? {
-                posts.push(post);
-            }
-        }
-        Ok(posts)
+        self.posts_of_kinds(space, now, |_| true)
     }
 
     /// The posts of `space` that decide its membership and replicas (genesis, members,
@@ -115,6 +103,17 @@ impl Storage {
         now: Timestamp,
     ) -> Result<Vec<Post>, StorageError> {
         const GOVERNANCE: [u32; 7] = [0, 8, 9, 10, 11, 12, 13];
+        self.posts_of_kinds(space, now, |tag| GOVERNANCE.contains(&tag))
+    }
+
+    /// The posts of `space` held in full whose kind tag `keep` accepts, in
+    /// `(created_at, id)` order; only those are decoded and validated again.
+    fn posts_of_kinds(
+        &self,
+        space: &SpaceId,
+        now: Timestamp,
+        keep: impl Fn(u32) -> bool,
+    ) -> Result<Vec<Post>, StorageError> {
         let mut posts = Vec::new();
         for entry in self.db.scan_prefix(keys::items_of(space)) {
             let (key, value) = entry?;
@@ -122,14 +121,11 @@ impl Storage {
                 continue; // a tombstone
             }
             let (_, item) = keys::parse_item(&key)?;
+            // A post dropped for a retraction between the two reads is skipped.
             let Some(bytes) = self.db.get(keys::post(&item.id))? else {
                 continue;
             };
-            let tag = bytes
-                .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map(u32::from_le_bytes);
-            if tag.is_some_and(|tag| GOVERNANCE.contains(&tag)) {
+            if kind_tag(&bytes).is_some_and(&keep) {
                 posts.push(decode_stored(&item.id, &bytes, now)?);
             }
         }
@@ -241,6 +237,14 @@ pub(super) fn anchor(content: &Content) -> Option<PostId> {
         Content::Reopen(reopen) => Some(reopen.thread),
         _ => None,
     }
+}
+
+/// The kind tag of stored envelope bytes, read at its fixed offset without decoding.
+pub(super) fn kind_tag(bytes: &[u8]) -> Option<u32> {
+    bytes
+        .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
 }
 
 /// Decodes a stored envelope, checking it still validates and hashes to its key.

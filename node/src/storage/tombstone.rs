@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use parley_protocol::envelope::KIND_TAG_OFFSET;
 use parley_protocol::sync::Item;
 use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 
@@ -12,7 +11,7 @@ use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 const RETRACTION_TAG: u32 = 4;
 
 use super::error::{Corruption, StorageError};
-use super::posts::decode_stored;
+use super::posts::{decode_stored, kind_tag};
 use super::{Storage, keys};
 
 impl Storage {
@@ -66,11 +65,7 @@ impl Storage {
                 continue;
             };
             // Only retractions are decoded (and validated again).
-            let tag = bytes
-                .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map(u32::from_le_bytes);
-            if tag != Some(RETRACTION_TAG) {
+            if kind_tag(&bytes) != Some(RETRACTION_TAG) {
                 continue;
             }
             let post = decode_stored(&id, &bytes, now)?;
