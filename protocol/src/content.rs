@@ -67,6 +67,12 @@ impl Content {
         }
     }
 
+    /// Whether this post decides who belongs to the space or which nodes hold it
+    /// (genesis, members, moderators, replicas): see [`is_governance_tag`].
+    pub fn is_governance(&self) -> bool {
+        is_governance_tag(self.tag())
+    }
+
     /// The lower-case name of this kind, as the spec and the JSON forms use it.
     pub fn kind_name(&self) -> &'static str {
         KIND_NAMES[self.tag() as usize]
@@ -85,6 +91,13 @@ impl Content {
             _ => None,
         }
     }
+}
+
+/// Whether the kind with wire tag `tag` decides who belongs to a space or which nodes
+/// hold it: genesis (0), add/remove member (8, 9), grant/revoke moderator (10, 11),
+/// share/unshare replica (12, 13).
+pub const fn is_governance_tag(tag: u32) -> bool {
+    matches!(tag, 0 | 8..=13)
 }
 
 /// The names of the kinds, indexed by tag.

@@ -24,6 +24,24 @@ pub const SPACE_ID_CONTEXT: &str = "parley/1 space id";
 /// Byte offset of the kind tag in an encoded envelope: after version (1), space (32),
 /// author (32) and created_at (8).
 pub const KIND_TAG_OFFSET: usize = 73;
+
+/// The envelope's `created_at` and kind tag, read at their fixed offsets (spec 4.1)
+/// without decoding or validating anything: for bytes a node stored after validating
+/// them, where only these two fields are wanted. `None` when the bytes are too short.
+pub fn peek_header(bytes: &[u8]) -> Option<(Timestamp, u32)> {
+    let created_at = bytes
+        .get(KIND_TAG_OFFSET - 8..KIND_TAG_OFFSET)?
+        .try_into()
+        .ok()?;
+    let tag = bytes
+        .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)?
+        .try_into()
+        .ok()?;
+    Some((
+        Timestamp::from_millis(u64::from_le_bytes(created_at)),
+        u32::from_le_bytes(tag),
+    ))
+}
 /// Length of the signature at the end of every encoded envelope.
 pub const SIGNATURE_LEN: usize = 64;
 

@@ -3,11 +3,9 @@
 //! changes them (`parleyd.toml` edited before `parleyd run`), a store filled before its
 //! node starts, and nodes and people inside network namespaces.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use parley_node::storage::Storage;
@@ -15,7 +13,7 @@ use parley_protocol::Post;
 use serde_json::Value;
 
 use crate::binary;
-use crate::process::TestNode;
+use crate::process::{TestNode, spawn_serving};
 
 /// How often [`wait_for`] checks again.
 const POLL: Duration = Duration::from_millis(150);
@@ -173,38 +171,9 @@ impl NsNode {
 
     /// Starts `parleyd run` in the namespace and waits (up to 20 s) until it serves.
     pub fn start(&mut self) {
-        let mut child = self
-            .command(&binary("parleyd"))
-            .args(["run", "--data-dir"])
-            .arg(self.dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("parleyd starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains("serving at") => break,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("parleyd did not start serving within 20 s");
-                }
-            }
-        }
-        self.child = Some(child);
+        let mut command = self.command(&binary("parleyd"));
+        command.args(["run", "--data-dir"]).arg(self.dir.path());
+        self.child = Some(spawn_serving(command));
     }
 
     /// Kills the node with SIGKILL.

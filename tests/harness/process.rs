@@ -54,36 +54,9 @@ impl TestNode {
 
     /// Starts `parleyd run` and waits (up to 20 s) until it serves.
     pub fn start(&mut self) {
-        let mut child = Command::new(binary("parleyd"))
-            .args(["run", "--data-dir"])
-            .arg(self.dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("parleyd starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains("serving at") => break,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("parleyd did not start serving within 20 s");
-                }
-            }
-        }
-        self.child = Some(child);
+        let mut command = Command::new(binary("parleyd"));
+        command.args(["run", "--data-dir"]).arg(self.dir.path());
+        self.child = Some(spawn_serving(command));
     }
 
     /// Stops the node with SIGTERM and waits for it (up to 20 s).
@@ -218,5 +191,39 @@ impl TestUser {
 impl Default for TestUser {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Spawns `command`, a `parleyd run` (perhaps wrapped, as in a network namespace), and
+/// waits (up to 20 s) until it prints that it serves; the node is killed and the test
+/// fails otherwise.
+pub fn spawn_serving(mut command: Command) -> Child {
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("parleyd starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("serving at") => return child,
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("parleyd did not start serving within 20 s");
+            }
+        }
     }
 }

@@ -19,18 +19,14 @@ use crate::transport::CloseCode;
 
 use super::link::Link;
 
-/// What became of one batch.
+/// What the checks of one batch refused (what they stored is counted when stored).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Ingested {
-    /// Stored now.
-    pub(crate) new: u64,
-    /// Held already (or as a tombstone).
-    pub(crate) known: u64,
-    /// Refused as invalid (signature, encoding, limits, wrong space).
-    pub(crate) invalid: u64,
+struct Refused {
+    /// Invalid (signature, encoding, limits, wrong space): held against the peer.
+    invalid: u64,
     /// Valid but not admitted now (dated ahead of this clock, or of a space this node
     /// does not replicate yet); a later reconciliation brings them again.
-    pub(crate) deferred: u64,
+    deferred: u64,
 }
 
 /// Why the peer's connection must end.
@@ -62,7 +58,7 @@ impl Ingestor {
         &mut self,
         space: SpaceId,
         envelopes: Vec<ByteString>,
-    ) -> Result<Ingested, Misbehaved> {
+    ) -> Result<(), Misbehaved> {
         let (node, link) = (self.node.clone(), self.link.clone());
         let received = envelopes.len() as u64;
         if node.spaces().membership(&space).is_none() {
@@ -71,6 +67,9 @@ impl Ingestor {
             self.flush().await;
         }
         let (outcome, admitted) = check(&node, Some(&link), space, envelopes).await;
+        if outcome.deferred > 0 {
+            tracing::debug!(peer = %link.peer, %space, deferred = outcome.deferred, "posts not admitted yet");
+        }
         self.flush().await;
         if !admitted.is_empty() {
             let (node, link) = (node.clone(), link.clone());
@@ -100,7 +99,7 @@ impl Ingestor {
         if wait > 0 {
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
-        Ok(outcome)
+        Ok(())
     }
 
     /// Waits until everything ingested so far is stored.
@@ -140,8 +139,8 @@ async fn check(
     link: Option<&Link>,
     space: SpaceId,
     envelopes: Vec<ByteString>,
-) -> (Ingested, Vec<Post>) {
-    let mut outcome = Ingested::default();
+) -> (Refused, Vec<Post>) {
+    let mut outcome = Refused::default();
     // Skip what is held already before paying for a signature check.
     let mut fresh = Vec::with_capacity(envelopes.len());
     let ids: Vec<PostId> = envelopes.iter().map(|e| PostId::of_bytes(&e.0)).collect();
@@ -150,7 +149,7 @@ async fn check(
     }
     for (envelope, id) in envelopes.into_iter().zip(ids) {
         match node.storage.knows(&id) {
-            Ok(true) => outcome.known += 1,
+            Ok(true) => {}
             Ok(false) => fresh.push(envelope.0),
             Err(error) => {
                 tracing::error!(%error, "storage failed while ingesting");
@@ -202,7 +201,7 @@ fn admit(
     source: Option<NodeId>,
     posts: Vec<Post>,
     configured: bool,
-    outcome: &mut Ingested,
+    outcome: &mut Refused,
 ) -> Vec<Post> {
     let mut spaces = node.spaces();
     if let Some(view) = spaces.membership(&space) {

@@ -17,6 +17,7 @@ use crate::transport::{self, CloseCode, TransportError};
 use super::ingest::{Ingestor, Misbehaved};
 use super::link::Link;
 use super::outbox::Outbox;
+use super::relay::removals;
 
 /// Why a reconciliation ended early.
 #[derive(Debug, thiserror::Error)]
@@ -159,7 +160,11 @@ async fn answer(
     };
     let answer = answer_for(node, link, &space);
     if answer != Answer::Items {
-        tell_removed(node, link, outbox, space);
+        // A removed replica still reconciling has not heard: tell it (spec 7.9).
+        let governance = node.spaces().governance_posts(&space);
+        for message in removals(space, &governance, &link.peer) {
+            outbox.push_always(message);
+        }
     }
     let items = match answer {
         Answer::Items => items(node, space).await?,
@@ -237,24 +242,6 @@ pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
         Answer::Empty
     } else {
         Answer::Refuse
-    }
-}
-
-/// A node that was a replica of `space` and was removed (it still reconciles, not
-/// having heard) is sent the posts that removed it, so it stops; it held the space, so
-/// they reveal nothing new. Nothing else of the space is sent.
-fn tell_removed(node: &Node, link: &Link, outbox: &Outbox, space: SpaceId) {
-    let removals: Vec<Vec<u8>> = node
-        .spaces()
-        .governance_posts(&space)
-        .iter()
-        .filter(|post| {
-            matches!(post.content(), parley_protocol::Content::UnshareReplica(r) if r.node == link.peer)
-        })
-        .map(|post| post.bytes().to_vec())
-        .collect();
-    for message in parley_protocol::wire::post_batches(space, removals).unwrap_or_default() {
-        outbox.push_always(message);
     }
 }
 

@@ -7,12 +7,10 @@
 use std::sync::Arc;
 
 use parley_protocol::content::Content;
-use parley_protocol::wire::{have_batches, may_share, post_batches};
+use parley_protocol::wire::{Message, have_batches, may_share, post_batches};
 use parley_protocol::{NodeId, Post, SpaceId};
 
 use crate::server::Node;
-
-use super::link::Link;
 
 /// Announces `posts` of `space`, just stored, to every connected peer that replicates
 /// the space, except `source`, the peer they came from.
@@ -33,7 +31,9 @@ pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source:
             continue;
         }
         if !may_share(&link.peer, &replicas) {
-            tell_removed(&link, space, posts);
+            for message in removals(space, posts, &link.peer) {
+                link.control.push(message);
+            }
             continue;
         }
         let messages = match source {
@@ -58,19 +58,19 @@ pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source:
     }
 }
 
-/// A node just removed from a space's replica set is sent the post that removed it, and
-/// nothing else, so it knows to stop holding and offering the space (it held the space
-/// until then, so the post reveals nothing new).
-fn tell_removed(link: &Link, space: SpaceId, posts: &[Post]) {
+/// The messages telling `peer` it was removed from `space`'s replica set: those of
+/// `posts` that unshare it, and nothing else, so it stops holding and offering the
+/// space (it held the space until then, so they reveal nothing new).
+pub(crate) fn removals<'p>(
+    space: SpaceId,
+    posts: impl IntoIterator<Item = &'p Post>,
+    peer: &NodeId,
+) -> Vec<Message> {
     let removals: Vec<Vec<u8>> = posts
-        .iter()
-        .filter(|post| matches!(post.content(), Content::UnshareReplica(r) if r.node == link.peer))
+        .into_iter()
+        .filter(|post| matches!(post.content(), Content::UnshareReplica(r) if r.node == *peer))
         .map(|post| post.bytes().to_vec())
         .collect();
-    if removals.is_empty() {
-        return;
-    }
-    for message in post_batches(space, removals).unwrap_or_default() {
-        link.control.push(message);
-    }
+    // Stored posts were valid, so none is over the bound.
+    post_batches(space, removals).unwrap_or_default()
 }

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use parley_protocol::content::Content;
 use parley_protocol::view::SpaceView;
 use parley_protocol::{NodeId, Post, SpaceId, UserId};
 
@@ -21,16 +20,7 @@ pub(crate) struct Spaces {
 
 /// Whether a post decides who belongs to a space or which nodes hold it.
 pub(crate) fn is_governance(post: &Post) -> bool {
-    matches!(
-        post.content(),
-        Content::Genesis(_)
-            | Content::AddMember(_)
-            | Content::RemoveMember(_)
-            | Content::GrantModerator(_)
-            | Content::RevokeModerator(_)
-            | Content::ShareReplica(_)
-            | Content::UnshareReplica(_)
-    )
+    post.content().is_governance()
 }
 
 impl Spaces {

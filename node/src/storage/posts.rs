@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use parley_protocol::envelope::KIND_TAG_OFFSET;
+use parley_protocol::content::is_governance_tag;
+use parley_protocol::envelope::peek_header;
 use parley_protocol::sync::Item;
 use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 
@@ -102,8 +103,7 @@ impl Storage {
         space: &SpaceId,
         now: Timestamp,
     ) -> Result<Vec<Post>, StorageError> {
-        const GOVERNANCE: [u32; 7] = [0, 8, 9, 10, 11, 12, 13];
-        self.posts_of_kinds(space, now, |tag| GOVERNANCE.contains(&tag))
+        self.posts_of_kinds(space, now, is_governance_tag)
     }
 
     /// The posts of `space` held in full whose kind tag `keep` accepts, in
@@ -239,12 +239,9 @@ pub(super) fn anchor(content: &Content) -> Option<PostId> {
     }
 }
 
-/// The kind tag of stored envelope bytes, read at its fixed offset without decoding.
+/// The kind tag of stored envelope bytes, read without decoding.
 pub(super) fn kind_tag(bytes: &[u8]) -> Option<u32> {
-    bytes
-        .get(KIND_TAG_OFFSET..KIND_TAG_OFFSET + 4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(u32::from_le_bytes)
+    peek_header(bytes).map(|(_, tag)| tag)
 }
 
 /// Decodes a stored envelope, checking it still validates and hashes to its key.
@@ -284,10 +281,7 @@ fn write_post(batch: &mut sled::Batch, post: &Post) {
 /// The `created_at` of envelope bytes, read where `spec/02-encoding.md` puts it (the
 /// eight little-endian bytes before the kind tag), or `None` if the bytes are too short.
 fn stored_created_at(bytes: &[u8]) -> Option<Timestamp> {
-    let field = bytes.get(KIND_TAG_OFFSET - 8..KIND_TAG_OFFSET)?;
-    Some(Timestamp::from_millis(u64::from_le_bytes(
-        field.try_into().ok()?,
-    )))
+    peek_header(bytes).map(|(created_at, _)| created_at)
 }
 
 #[cfg(test)]

@@ -5,15 +5,9 @@
 
 use std::cmp::Reverse;
 
-use crate::envelope::{KIND_TAG_OFFSET, Post};
+use crate::envelope::{Post, peek_header};
 use crate::id::PostId;
 use crate::time::Timestamp;
-
-/// Byte offset of `created_at` (`u64` little-endian) in an encoded envelope
-/// (`spec/04-kinds.md` 4.1): the 8 bytes just before the kind tag.
-const CREATED_AT_OFFSET: usize = KIND_TAG_OFFSET - 8;
-/// Bytes [`Priority::of_envelope`] reads: up to the end of the kind tag.
-const HEADER_LEN: usize = KIND_TAG_OFFSET + 4;
 
 /// Which part of the catch-up a post belongs to. `State` sorts before `Content`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,15 +64,10 @@ impl Priority {
     /// bytes for the id. `None` if the bytes are too short to hold the header. Does not
     /// validate: meant for bytes the node stored after validating them.
     pub fn of_envelope(bytes: &[u8]) -> Option<Self> {
-        let header = bytes.get(..HEADER_LEN)?;
-        let created_at = header
-            .get(CREATED_AT_OFFSET..KIND_TAG_OFFSET)?
-            .try_into()
-            .ok()?;
-        let tag = header.get(KIND_TAG_OFFSET..)?.try_into().ok()?;
+        let (created_at, tag) = peek_header(bytes)?;
         Some(Self::new(
-            class_of_kind(u32::from_le_bytes(tag)),
-            Timestamp::from_millis(u64::from_le_bytes(created_at)),
+            class_of_kind(tag),
+            created_at,
             PostId::of_bytes(bytes),
         ))
     }
@@ -102,6 +91,10 @@ impl Priority {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::KIND_TAG_OFFSET;
+
+    /// Bytes [`Priority::of_envelope`] reads: up to the end of the kind tag.
+    const HEADER_LEN: usize = KIND_TAG_OFFSET + 4;
     use crate::test_vectors::sample_posts;
     use proptest::prelude::*;
 
