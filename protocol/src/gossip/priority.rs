@@ -60,8 +60,7 @@ impl Priority {
     }
 
     /// From stored canonical envelope bytes, reading only the fixed-offset header
-    /// (`created_at` at offset 65, the kind tag at [`KIND_TAG_OFFSET`]) and hashing the
-    /// bytes for the id. `None` if the bytes are too short to hold the header. Does not
+    /// ([`peek_header`]: `created_at` and the kind tag) and hashing the bytes for the id. `None` if the bytes are too short to hold the header. Does not
     /// validate: meant for bytes the node stored after validating them.
     pub fn of_envelope(bytes: &[u8]) -> Option<Self> {
         let (created_at, tag) = peek_header(bytes)?;
