@@ -131,6 +131,16 @@ pub enum Corruption {
     /// A tombstone names another space than the index that lists it.
     #[error("the tombstone belongs to another space")]
     SpaceMismatch,
+    /// The log record an index entry points at is missing or damaged.
+    #[error("its log record (segment {segment}, offset {offset}) is damaged: {detail}")]
+    LogRecord {
+        /// The segment's number.
+        segment: u32,
+        /// The record's offset in the segment.
+        offset: u64,
+        /// What is wrong.
+        detail: &'static str,
+    },
 }
 
 /// Why an invite could not be redeemed.

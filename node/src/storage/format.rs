@@ -1,58 +1,128 @@
-//! Opening a store: what the directory must hold, the format record, and sled's errors
-//! turned into ones a person can act on.
+//! Opening a store: what the directory must hold, the format record, migrating an
+//! older format, and sled's errors turned into ones a person can act on.
+//!
+//! A store directory (format 2) holds `index/`, the sled database of small records, and
+//! `log/`, the envelopes ([`super::log`]). A format-1 store is a sled database in the
+//! directory itself, envelopes included; opening one migrates it ([`super::migrate`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::error::{Corruption, StorageError};
-use super::{CACHE_BYTES, keys};
+use super::log::{LOG_DIR, Log};
+use super::{CACHE_BYTES, keys, migrate};
 
 /// The store format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The format record's value starts with this, then the version as `u32` big-endian.
 const MAGIC: &[u8] = b"parley/node-store";
 
-/// sled's own files and folders in a database directory.
+/// The folder of the index database, inside the store's directory.
+pub(super) const INDEX_DIR: &str = "index";
+
+/// sled's own files and folders in a database directory (`snap.*` files too).
 const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
 
-/// Opens (or creates) the sled database in `dir` and checks it is a Parley store of a
-/// format this build reads.
-pub(super) fn open(dir: &Path) -> Result<sled::Db, StorageError> {
-    let existed = check_directory(dir)?;
-    // zstd compression of sled's pages: posts are text, and without it sled 0.34's log
-    // takes 2.5-2.8x the posts' bytes (1.02x with it on the shared corpus).
-    let config = sled::Config::new()
+/// What a store directory holds.
+enum Found {
+    /// Nothing: a new store.
+    Nothing,
+    /// A format-2 store; `v1_files` when a format-1 database is there too (a migration
+    /// that ended before removing it, or was interrupted).
+    Current { v1_files: bool },
+    /// A format-1 store.
+    Version1,
+}
+
+/// Opens (or creates) the store in `dir`: its index, checked to be a Parley store of a
+/// format this build reads, and its log. Migrates a format-1 store first.
+pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log), StorageError> {
+    let db = match check_directory(dir)? {
+        Found::Nothing => open_index(dir, false)?,
+        Found::Version1 => {
+            migrate::from_v1(dir)?;
+            open_index(dir, true)?
+        }
+        Found::Current { v1_files: false } => open_index(dir, true)?,
+        Found::Current { v1_files: true } => {
+            let index = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
+            if index.get(keys::META)?.is_some() {
+                drop(index);
+                migrate::remove_v1_files(dir)?;
+            } else {
+                drop(index);
+                migrate::from_v1(dir)?;
+            }
+            open_index(dir, true)?
+        }
+    };
+    let log = Log::open(dir)?;
+    Ok((db, log))
+}
+
+/// The sled settings of a store's index: small records, no compression (compressing
+/// pages of random keys costs most of an insert and saves little).
+pub(super) fn index_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(CACHE_BYTES)
+}
+
+/// The sled settings a format-1 store was written with.
+pub(super) fn v1_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
         .path(dir)
         .cache_capacity(CACHE_BYTES)
         .use_compression(true)
-        .compression_factor(3);
-    // sled 0.34 may panic on some damaged files instead of returning an error; a
-    // damaged store must be an error, never a crash of the node.
-    let db = match catch_unwind(AssertUnwindSafe(|| config.open())) {
-        Ok(Ok(db)) => db,
-        Ok(Err(error)) => return Err(open_error(dir, error)),
-        Err(_) => {
-            return Err(StorageError::EnginePanicked {
-                path: dir.to_path_buf(),
-            });
-        }
-    };
-    check_format(dir, &db, existed)?;
+        .compression_factor(3)
+}
+
+/// Opens the index of the store in `dir` and checks (or writes) its format record.
+fn open_index(dir: &Path, existed: bool) -> Result<sled::Db, StorageError> {
+    let db = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
+    check_format(dir, &db, existed, FORMAT_VERSION)?;
     Ok(db)
 }
 
-/// Refuses a path that is a file, or a directory that holds files but no database.
-/// Returns whether a database was there already.
-fn check_directory(dir: &Path) -> Result<bool, StorageError> {
+/// Opens a sled database, turning its errors (and panics) into ones about the store
+/// in `dir`.
+pub(super) fn open_sled(dir: &Path, config: &sled::Config) -> Result<sled::Db, StorageError> {
+    // A database this process just closed stays locked until sled's background threads
+    // let go of it (milliseconds); another process's lock lasts, and is reported.
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        // sled 0.34 may panic on some damaged files instead of returning an error; a
+        // damaged store must be an error, never a crash of the node.
+        let error = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+            Ok(Ok(db)) => return Ok(db),
+            Ok(Err(error)) => open_error(dir, error),
+            Err(_) => {
+                return Err(StorageError::EnginePanicked {
+                    path: dir.to_path_buf(),
+                });
+            }
+        };
+        if !matches!(error, StorageError::Locked { .. }) || Instant::now() >= deadline {
+            return Err(error);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How long opening waits for a lock this process may still be releasing.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+
+/// What `dir` holds; refuses a path that is a file, or a directory that holds files
+/// but no store.
+fn check_directory(dir: &Path) -> Result<Found, StorageError> {
     let io = |source| StorageError::Io {
         path: dir.to_path_buf(),
         source: Arc::new(source),
     };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
         Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => {
             return Err(StorageError::NotADirectory {
                 path: dir.to_path_buf(),
@@ -70,16 +140,20 @@ fn check_directory(dir: &Path) -> Result<bool, StorageError> {
                 .into_owned(),
         );
     }
-    if names.is_empty() {
-        return Ok(false);
+    let v1_files = names.iter().any(|name| name == "db");
+    if names.iter().any(|name| name == INDEX_DIR) {
+        return Ok(Found::Current { v1_files });
     }
-    if names.iter().any(|name| name == "db") {
-        return Ok(true);
+    if v1_files {
+        return Ok(Found::Version1);
+    }
+    if names.is_empty() || names == [LOG_DIR] {
+        return Ok(Found::Nothing);
     }
     names.sort();
     let file = names
         .iter()
-        .find(|name| !SLED_FILES.contains(&name.as_str()))
+        .find(|name| !is_store_file(name))
         .or_else(|| names.first())
         .cloned()
         .unwrap_or_default();
@@ -89,13 +163,23 @@ fn check_directory(dir: &Path) -> Result<bool, StorageError> {
     })
 }
 
-/// Checks the format record; writes it (durably) into a new database. A database that
-/// was there before and has no format record is refused even when it reads as empty:
-/// sled may have discarded what it could not read.
-fn check_format(dir: &Path, db: &sled::Db, existed: bool) -> Result<(), StorageError> {
+/// Whether `name` is one of the files a store directory holds.
+pub(super) fn is_store_file(name: &str) -> bool {
+    SLED_FILES.contains(&name) || name.starts_with("snap.") || name == INDEX_DIR || name == LOG_DIR
+}
+
+/// Checks the format record is `version` or older; writes it (durably) into a new
+/// database. A database that was there before and has no format record is refused
+/// even when it reads as empty: sled may have discarded what it could not read.
+pub(super) fn check_format(
+    dir: &Path,
+    db: &sled::Db,
+    existed: bool,
+    version: u32,
+) -> Result<u32, StorageError> {
     match db.get(keys::META)? {
         Some(value) => {
-            let version = parse_meta(&value).ok_or_else(|| {
+            let found = parse_meta(&value).ok_or_else(|| {
                 if value.starts_with(MAGIC) {
                     keys::corrupt(
                         keys::META,
@@ -110,25 +194,25 @@ fn check_format(dir: &Path, db: &sled::Db, existed: bool) -> Result<(), StorageE
                     }
                 }
             })?;
-            if version > FORMAT_VERSION {
+            if found > FORMAT_VERSION {
                 return Err(StorageError::NewerFormat {
                     path: dir.to_path_buf(),
-                    found: version,
+                    found,
                     supported: FORMAT_VERSION,
                 });
             }
-            if version == 0 {
+            if found == 0 || found > version {
                 return Err(keys::corrupt(keys::META, Corruption::Magic));
             }
-            Ok(())
+            Ok(found)
         }
         None if existed && is_empty(db) => Err(StorageError::MissingFormat {
             path: dir.to_path_buf(),
         }),
         None if is_empty(db) => {
-            db.insert(keys::META, meta_value(FORMAT_VERSION))?;
+            db.insert(keys::META, meta_value(version))?;
             db.flush()?;
-            Ok(())
+            Ok(version)
         }
         None => Err(StorageError::ForeignDatabase {
             path: dir.to_path_buf(),
@@ -142,7 +226,7 @@ fn is_empty(db: &sled::Db) -> bool {
 }
 
 /// The format record's value for `version`.
-fn meta_value(version: u32) -> Vec<u8> {
+pub(super) fn meta_value(version: u32) -> Vec<u8> {
     let mut value = MAGIC.to_vec();
     value.extend_from_slice(&version.to_be_bytes());
     value
@@ -256,15 +340,10 @@ mod tests {
         ));
     }
 
-    /// A sled database opened with the settings Parley uses, as a tool editing a
+    /// A store's index opened with the settings Parley uses, as a tool editing a
     /// Parley store would.
     fn open_like_parley(dir: &Path) -> sled::Db {
-        sled::Config::new()
-            .path(dir)
-            .use_compression(true)
-            .compression_factor(3)
-            .open()
-            .unwrap()
+        index_config(&dir.join(INDEX_DIR)).open().unwrap()
     }
 
     #[test]
@@ -272,7 +351,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         drop(Storage::open(tmp.path()).unwrap());
         for (value, expected) in [
-            (meta_value(2), "format version 2"),
+            (meta_value(3), "format version 3"),
             (meta_value(0), "stored record m/ is corrupt"),
             (MAGIC.to_vec(), "stored record m/ is corrupt"),
         ] {
@@ -315,24 +394,24 @@ mod tests {
         type Damage = (&'static str, fn(&Path));
         let damage: [Damage; 4] = [
             ("garbage db", |dir| {
-                std::fs::write(dir.join("db"), vec![0xa5; 100_000]).unwrap();
+                std::fs::write(dir.join(INDEX_DIR).join("db"), vec![0xa5; 100_000]).unwrap();
             }),
             ("truncated db", |dir| {
                 let file = std::fs::OpenOptions::new()
                     .write(true)
-                    .open(dir.join("db"))
+                    .open(dir.join(INDEX_DIR).join("db"))
                     .unwrap();
                 file.set_len(100).unwrap();
             }),
             ("garbage conf", |dir| {
-                std::fs::write(dir.join("conf"), b"segment_size: banana").unwrap();
+                std::fs::write(dir.join(INDEX_DIR).join("conf"), b"segment_size: banana").unwrap();
             }),
             ("flipped bytes", |dir| {
-                let mut bytes = std::fs::read(dir.join("db")).unwrap();
+                let mut bytes = std::fs::read(dir.join(INDEX_DIR).join("db")).unwrap();
                 for byte in bytes.iter_mut().skip(20).step_by(97) {
                     *byte ^= 0x5a;
                 }
-                std::fs::write(dir.join("db"), bytes).unwrap();
+                std::fs::write(dir.join(INDEX_DIR).join("db"), bytes).unwrap();
             }),
         ];
         for (what, damage) in damage {

@@ -18,6 +18,8 @@ pub(super) const THREAD: u8 = b't';
 pub(super) const GENESIS: u8 = b'g';
 /// Tombstones: `x id`.
 pub(super) const TOMBSTONE: u8 = b'x';
+/// Log records still to be erased: `e pointer`.
+pub(super) const ERASE: u8 = b'e';
 /// Space state: `s space`.
 pub(super) const SPACE_STATE: u8 = b's';
 /// Registered users: `u user`.
@@ -45,6 +47,11 @@ pub(super) fn post(id: &PostId) -> Vec<u8> {
 /// `x id`.
 pub(super) fn tombstone(id: &PostId) -> Vec<u8> {
     build(TOMBSTONE, &[id.as_bytes()])
+}
+
+/// `e pointer`.
+pub(super) fn erase(pointer: &[u8]) -> Vec<u8> {
+    build(ERASE, &[pointer])
 }
 
 /// `i space created_at id`.

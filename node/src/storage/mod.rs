@@ -1,5 +1,6 @@
 //! The node's store: posts, their indexes, tombstones, space state, users, invites, read
-//! cursors and peers, in one sled database. This module is the only one that names sled.
+//! cursors and peers: envelopes in an append-only log, everything else in one sled
+//! database. This module is the only one that names sled or touches the store's files.
 //!
 //! # Guarantees
 //!
@@ -20,21 +21,27 @@
 //!   A record that does not decode is [`StorageError::Corrupt`] naming its key; nothing
 //!   read from disk can make this module panic (sled itself is guarded at open).
 //!
-//! # Layout (format version 1)
+//! # Layout (format version 2)
 //!
-//! One sled tree (the default one) with keys that start with a tag byte; every field
-//! after it has a fixed width, so prefixes scan exactly one space, thread or user.
-//! Ids are their 32 raw bytes; times are milliseconds as `u64` big-endian, so keys
-//! sort by time. `KEY` columns name the fields in order.
+//! The store's directory holds `index/`, a sled database of small records, and `log/`,
+//! the envelopes appended to segment files ([`log`](self::log) documents their bytes).
+//! An envelope is written to the log and synced before any index entry points at it.
+//! A format-1 store (envelopes inside sled) is migrated when opened.
+//!
+//! The index is one sled tree (the default one) with keys that start with a tag byte;
+//! every field after it has a fixed width, so prefixes scan exactly one space, thread
+//! or user. Ids are their 32 raw bytes; times are milliseconds as `u64` big-endian, so
+//! keys sort by time. `KEY` columns name the fields in order.
 //!
 //! | key | value | what |
 //! | --- | --- | --- |
 //! | `m` | `parley/node-store` then `u32` BE version | format record |
-//! | `p id` | envelope bytes | posts held in full |
+//! | `p id` | log pointer: segment `u32`, offset `u64`, length `u32` (BE) | posts held in full |
 //! | `i space created_at id` | empty, or `x` for a tombstone | reconciliation items, in order |
 //! | `t space anchor created_at id` | empty | thread index (see below) |
 //! | `g space id` | empty | the space's genesis post |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
+//! | `e pointer` | empty | log records still to be erased (a retraction's bytes) |
 //! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |
 //! | `u user` | JSON `{"joined_at": ms}` | registered users |
 //! | `v blake3(token)` | JSON `{"uses_left": n, "expires_at": ms or null}` | invites |
@@ -56,6 +63,8 @@ mod cursors;
 mod error;
 mod format;
 mod keys;
+mod log;
+mod migrate;
 mod peers;
 mod posts;
 mod record;
@@ -69,6 +78,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
 pub use error::{Corruption, InviteError, StorageError};
 pub use format::FORMAT_VERSION;
+pub use log::SEGMENT_BYTES;
 pub use posts::Inserted;
 pub use state::SpaceState;
 pub use users::RegisteredUser;
@@ -81,6 +91,7 @@ pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Storage {
     db: sled::Db,
+    log: Arc<log::Log>,
     path: Arc<PathBuf>,
     /// Serializes writers of posts and tombstones, so that checking what is stored and
     /// writing the batch happen as one step.
@@ -101,12 +112,15 @@ impl Storage {
     /// Refuses, with the variant saying why, anything that is not a Parley store this
     /// build can read; see the module documentation.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
-        let db = format::open(dir)?;
-        Ok(Self {
+        let (db, log) = format::open(dir)?;
+        let storage = Self {
             db,
+            log: Arc::new(log),
             path: Arc::new(dir.to_path_buf()),
             writer: Arc::new(Mutex::new(())),
-        })
+        };
+        storage.finish_erasing()?;
+        Ok(storage)
     }
 
     /// The directory the store lives in.
@@ -115,6 +129,7 @@ impl Storage {
     }
 
     /// Writes everything stored so far to disk (fsync) and returns when it is durable.
+    /// (Envelopes are durable in the log already: [`Storage::insert`] syncs it.)
     pub fn flush(&self) -> Result<(), StorageError> {
         self.db.flush()?;
         Ok(())
@@ -122,7 +137,7 @@ impl Storage {
 
     /// Bytes the store's files take on disk.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.db.size_on_disk()? + self.log.size_on_disk()?)
     }
 
     /// Takes the writer lock. A panic while it was held cannot leave a half-written

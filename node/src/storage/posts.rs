@@ -9,6 +9,7 @@ use parley_protocol::sync::Item;
 use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 
 use super::error::{Corruption, StorageError};
+use super::log::Pointer;
 use super::{Storage, keys};
 
 /// What storing one post did.
@@ -29,8 +30,8 @@ impl Storage {
     /// acknowledge posts durably.
     pub fn insert(&self, posts: &[Post]) -> Result<Vec<Inserted>, StorageError> {
         let _writer = self.lock_writer();
-        let mut batch = sled::Batch::default();
         let mut seen: BTreeMap<PostId, Inserted> = BTreeMap::new();
+        let mut fresh: Vec<&Post> = Vec::new();
         let mut outcomes = Vec::with_capacity(posts.len());
         for post in posts {
             let id = post.id();
@@ -40,12 +41,19 @@ impl Storage {
                 None if self.db.contains_key(keys::tombstone(&id))? => Inserted::Retracted,
                 None if self.db.contains_key(keys::post(&id))? => Inserted::Duplicate,
                 None => {
-                    write_post(&mut batch, post);
+                    fresh.push(post);
                     Inserted::New
                 }
             };
             seen.insert(id, outcome);
             outcomes.push(outcome);
+        }
+        // The envelopes are durable in the log before any index entry points at them.
+        let records: Vec<(PostId, &[u8])> = fresh.iter().map(|p| (p.id(), p.bytes())).collect();
+        let pointers = self.log.append(&records)?;
+        let mut batch = sled::Batch::default();
+        for (post, pointer) in fresh.into_iter().zip(pointers) {
+            write_post(&mut batch, post, pointer);
         }
         self.db.apply_batch(batch)?;
         Ok(outcomes)
@@ -55,7 +63,7 @@ impl Storage {
     /// earlier is never refused for being dated ahead of it (the clock may have stepped
     /// back since it was accepted).
     pub fn get(&self, id: &PostId, now: Timestamp) -> Result<Option<Post>, StorageError> {
-        match self.db.get(keys::post(id))? {
+        match self.envelope(id)? {
             Some(bytes) => decode_stored(id, &bytes, now).map(Some),
             None => Ok(None),
         }
@@ -63,8 +71,33 @@ impl Storage {
 
     /// The stored envelope bytes of the post `id`, if held in full, without validating
     /// them again (they were validated when stored): what a node sends its peers.
+    /// The bytes are checked to hash to `id` (a damaged log record is
+    /// [`StorageError::Corrupt`]).
     pub fn envelope(&self, id: &PostId) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.db.get(keys::post(id))?.map(|bytes| bytes.to_vec()))
+        match self.pointer(id)? {
+            Some(pointer) => self
+                .log
+                .read(pointer, id, &keys::name(&keys::post(id)))
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the envelope of the post `id` is in the log, if it is held in full.
+    pub(super) fn pointer(&self, id: &PostId) -> Result<Option<Pointer>, StorageError> {
+        let key = keys::post(id);
+        match self.db.get(&key)? {
+            Some(value) => Pointer::decode(&value).map(Some).ok_or_else(|| {
+                keys::corrupt(
+                    &key,
+                    Corruption::Length {
+                        expected: Pointer::LEN,
+                        found: value.len(),
+                    },
+                )
+            }),
+            None => Ok(None),
+        }
     }
 
     /// Whether the post `id` is held in full.
@@ -122,7 +155,7 @@ impl Storage {
             }
             let (_, item) = keys::parse_item(&key)?;
             // A post dropped for a retraction between the two reads is skipped.
-            let Some(bytes) = self.db.get(keys::post(&item.id))? else {
+            let Some(bytes) = self.envelope(&item.id)? else {
                 continue;
             };
             if kind_tag(&bytes).is_some_and(&keep) {
@@ -264,11 +297,12 @@ pub(super) fn decode_stored(
     Ok(post)
 }
 
-/// Writes a new post and its index entries into `batch`.
-fn write_post(batch: &mut sled::Batch, post: &Post) {
+/// Writes the index entries of a new post, whose envelope is at `pointer` in the log,
+/// into `batch`.
+fn write_post(batch: &mut sled::Batch, post: &Post, pointer: Pointer) {
     let space = post.space();
     let item = Item::from(post);
-    batch.insert(keys::post(&item.id), post.bytes());
+    batch.insert(keys::post(&item.id), &pointer.encode());
     batch.insert(keys::item(&space, &item), &[]);
     if let Some(anchor) = anchor(post.content()) {
         batch.insert(keys::thread(&space, &anchor, &item), &[]);
@@ -409,11 +443,19 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let storage = Storage::open(tmp.path()).unwrap();
         let p = post(1, 1, NOW, thread("t"));
+        let q = post(1, 1, NOW, thread("q"));
+        storage.insert(std::slice::from_ref(&q)).unwrap();
         storage.insert(std::slice::from_ref(&p)).unwrap();
-        let mut bytes = p.bytes().to_vec();
+        // A flipped byte in the log record of `p`, the last one written.
+        let segment = std::fs::read_dir(tmp.path().join("log"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .min()
+            .unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        storage.db.insert(keys::post(&p.id()), bytes).unwrap();
+        std::fs::write(&segment, bytes).unwrap();
         let error = storage
             .space_posts(&p.space(), Timestamp::from_millis(NOW))
             .unwrap_err();
@@ -425,16 +467,25 @@ mod tests {
             )),
             "{message}"
         );
-        // Bytes of another valid post under this id: an id mismatch.
-        let q = post(1, 1, NOW, thread("q"));
-        storage.db.insert(keys::post(&p.id()), q.bytes()).unwrap();
+        // An index entry pointing at another post's record: refused, not returned.
+        let elsewhere = storage.db.get(keys::post(&q.id())).unwrap().unwrap();
+        storage.db.insert(keys::post(&p.id()), elsewhere).unwrap();
         let error = storage
             .get(&p.id(), Timestamp::from_millis(NOW))
             .unwrap_err();
         assert!(matches!(
             error,
             StorageError::Corrupt {
-                problem: Corruption::IdMismatch { .. },
+                problem: Corruption::LogRecord { .. },
+                ..
+            }
+        ));
+        // An index entry that is not a pointer.
+        storage.db.insert(keys::post(&p.id()), p.bytes()).unwrap();
+        assert!(matches!(
+            storage.envelope(&p.id()).unwrap_err(),
+            StorageError::Corrupt {
+                problem: Corruption::Length { .. },
                 ..
             }
         ));

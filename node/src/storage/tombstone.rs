@@ -11,6 +11,7 @@ use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 const RETRACTION_TAG: u32 = 4;
 
 use super::error::{Corruption, StorageError};
+use super::log::Pointer;
 use super::posts::{decode_stored, kind_tag};
 use super::{Storage, keys};
 
@@ -18,9 +19,13 @@ impl Storage {
     /// Drops the bytes of the posts `ids` of `space`, keeping a tombstone of each. The
     /// caller decides which posts an effective retraction withdrew
     /// ([`parley_protocol::view::SpaceView::retracted`]). Ids not held in full, or held
-    /// for another space, are skipped. Returns how many posts were dropped. Written in
-    /// one atomic batch, not flushed: if a crash loses it, the posts are still hidden by
-    /// their retractions and the caller drops them again.
+    /// for another space, are skipped. Returns how many posts were dropped.
+    ///
+    /// The index changes (tombstones, and a note of each log record to erase) are
+    /// written in one atomic batch and flushed; then the records are overwritten with
+    /// zeros in the log and the notes removed. A crash before the flush leaves the posts
+    /// held (still hidden by their retractions; the caller drops them again); a crash
+    /// after it is finished by the next [`Storage::open`].
     pub fn drop_retracted(
         &self,
         space: &SpaceId,
@@ -28,11 +33,12 @@ impl Storage {
     ) -> Result<usize, StorageError> {
         let _writer = self.lock_writer();
         let mut batch = sled::Batch::default();
-        let mut dropped = 0;
+        let mut erase = Vec::new();
         for id in ids {
-            let Some(bytes) = self.db.get(keys::post(id))? else {
+            let Some(pointer) = self.pointer(id)? else {
                 continue;
             };
+            let bytes = self.log.read(pointer, id, &keys::name(&keys::post(id)))?;
             // The clock does not matter for a post being dropped.
             let post = decode_stored(id, &bytes, Timestamp::from_millis(0))?;
             if post.space() != *space {
@@ -42,11 +48,49 @@ impl Storage {
             batch.remove(keys::post(id));
             batch.insert(keys::tombstone(id), tombstone_value(space, item.created_at));
             batch.insert(keys::item(space, &item), keys::TOMBSTONE_MARK);
+            batch.insert(keys::erase(&pointer.encode()), &[]);
             // Thread index entries stay, so posts filed below this one are still found.
-            dropped += 1;
+            erase.push(pointer);
+        }
+        if erase.is_empty() {
+            return Ok(0);
         }
         self.db.apply_batch(batch)?;
-        Ok(dropped)
+        self.db.flush()?;
+        self.erase_records(&erase)?;
+        Ok(erase.len())
+    }
+
+    /// Erases the log records still noted for erasing (after a crash in
+    /// [`Storage::drop_retracted`]); called when the store opens.
+    pub(super) fn finish_erasing(&self) -> Result<(), StorageError> {
+        let mut pending = Vec::new();
+        for entry in self.db.scan_prefix([keys::ERASE]) {
+            let (key, _) = entry?;
+            let pointer = key.get(1..).and_then(Pointer::decode).ok_or_else(|| {
+                keys::corrupt(
+                    &key,
+                    Corruption::Length {
+                        expected: 1 + Pointer::LEN,
+                        found: key.len(),
+                    },
+                )
+            })?;
+            pending.push(pointer);
+        }
+        self.erase_records(&pending)
+    }
+
+    /// Overwrites the records in the log, then removes their erase notes.
+    fn erase_records(&self, pointers: &[Pointer]) -> Result<(), StorageError> {
+        let mut done = sled::Batch::default();
+        for pointer in pointers {
+            self.log.erase(*pointer)?;
+            done.remove(keys::erase(&pointer.encode()));
+        }
+        // Not flushed: a note that comes back after a crash is erased again, harmlessly.
+        self.db.apply_batch(done)?;
+        Ok(())
     }
 
     /// The stored retractions of `space` whose target is `target` (found through the
@@ -61,7 +105,7 @@ impl Storage {
         for entry in self.db.scan_prefix(keys::filed_under(space, target)) {
             let (key, _) = entry?;
             let id = keys::trailing_id(&key, keys::THREAD_LEN)?;
-            let Some(bytes) = self.db.get(keys::post(&id))? else {
+            let Some(bytes) = self.envelope(&id)? else {
                 continue;
             };
             // Only retractions are decoded (and validated again).
