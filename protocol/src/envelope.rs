@@ -5,6 +5,7 @@
 //! of [`validate`] against a clock, and the only form the views and a
 //! node's storage accept.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::content::{Content, Genesis};
 use crate::id::{PostId, SpaceId, UserId};
-use crate::keys::{SecretKey, Signature};
+use crate::keys::{PublicKey, SecretKey, Signature, SignatureError};
 use crate::time::Timestamp;
 use crate::validate::{self, InvalidPost};
 
@@ -146,6 +147,38 @@ impl Post {
             envelope: Arc::new(envelope),
             bytes: Arc::from(bytes),
         })
+    }
+
+    /// Decodes and validates many envelopes, each exactly as [`Post::decode`] would;
+    /// the result at index `i` is the verdict on `envelopes[i]`. An author who signed
+    /// several is decoded and checked once (a key decompression each, about a tenth of
+    /// a verification): what a node receiving a peer's batch wants.
+    pub fn decode_many<B: AsRef<[u8]>>(
+        envelopes: &[B],
+        now: Timestamp,
+    ) -> Vec<Result<Self, InvalidPost>> {
+        let mut keys: BTreeMap<UserId, Result<PublicKey, SignatureError>> = BTreeMap::new();
+        envelopes
+            .iter()
+            .map(|bytes| {
+                let bytes = bytes.as_ref();
+                let envelope = validate::decode(bytes)?;
+                validate::check_fields(&envelope, now)?;
+                let key = *keys
+                    .entry(envelope.author)
+                    .or_insert_with(|| PublicKey::from_bytes(envelope.author.as_bytes()));
+                validate::check_signature_by(
+                    key.map_err(InvalidPost::Signature)?,
+                    &envelope,
+                    bytes,
+                )?;
+                Ok(Self {
+                    id: PostId::of_bytes(bytes),
+                    envelope: Arc::new(envelope),
+                    bytes: Arc::from(bytes),
+                })
+            })
+            .collect()
     }
 
     /// Like [`Post::decode`], and also refuses bytes whose id is not `expected` (a peer

@@ -221,6 +221,15 @@ pub(crate) fn check_fields(envelope: &Envelope, now: Timestamp) -> Result<(), In
 /// Checks the author's key and the signature over the bytes before it.
 pub(crate) fn check_signature(envelope: &Envelope, bytes: &[u8]) -> Result<(), InvalidPost> {
     let key = PublicKey::from_bytes(envelope.author.as_bytes()).map_err(InvalidPost::Signature)?;
+    check_signature_by(key, envelope, bytes)
+}
+
+/// Checks the signature over the bytes before it, by the author's key decoded already.
+pub(crate) fn check_signature_by(
+    key: PublicKey,
+    envelope: &Envelope,
+    bytes: &[u8],
+) -> Result<(), InvalidPost> {
     let signed = &bytes[..bytes.len().saturating_sub(SIGNATURE_LEN)];
     let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + signed.len());
     message.extend_from_slice(SIGNATURE_CONTEXT);

@@ -4,7 +4,8 @@
 //! its input type declares (`MAX_ENVELOPE_BYTES` for envelopes, `MAX_MESSAGE_BYTES` for
 //! messages and for a reconciliation session handling one). The decoders: `Post::decode`,
 //! every id type's `FromStr`, `wire::Message::decode`, and `SyncSession::handle` fed
-//! arbitrary reconciliation frames.
+//! arbitrary reconciliation frames. `Post::decode_many` gives every envelope of a batch
+//! the verdict `Post::decode` gives it alone.
 //!
 //! A counting global allocator records the largest single allocation made on the
 //! current thread; each decode is measured on its own.
@@ -599,6 +600,19 @@ proptest! {
     #[test]
     fn envelope_decode_survives_mutated_envelopes(bytes in mutated_envelope()) {
         check_envelope(&bytes)?;
+    }
+
+    #[test]
+    fn decoding_many_gives_each_envelope_the_verdict_decoding_it_alone_gives(
+        batch in prop::collection::vec(
+            prop_oneof![valid_envelope(), mutated_envelope()],
+            0..12,
+        ),
+    ) {
+        // Valid envelopes repeat authors, so the shared key path is taken; mutated ones
+        // bring bad keys and signatures beside good ones by the same author.
+        let alone: Vec<_> = batch.iter().map(|bytes| Post::decode(bytes, FIXED_NOW)).collect();
+        prop_assert_eq!(Post::decode_many(&batch, FIXED_NOW), alone);
     }
 
     #[test]

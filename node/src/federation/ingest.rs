@@ -231,26 +231,20 @@ fn admit(
     taken
 }
 
-/// `Post::decode` of each envelope, split over the machine's cores.
+/// `Post::decode_many` of the envelopes, split over the machine's cores.
 fn verify_all(
     envelopes: Vec<Vec<u8>>,
     now: Timestamp,
 ) -> Vec<Result<Post, parley_protocol::validate::InvalidPost>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || envelopes.len() < 16 {
-        return envelopes.iter().map(|e| Post::decode(e, now)).collect();
+        return Post::decode_many(&envelopes, now);
     }
     let chunk = envelopes.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = envelopes
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|e| Post::decode(e, now))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || Post::decode_many(part, now)))
             .collect();
         handles
             .into_iter()
