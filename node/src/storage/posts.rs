@@ -492,6 +492,44 @@ mod tests {
     }
 
     #[test]
+    fn records_a_crash_left_without_index_entries_are_never_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let now = Timestamp::from_millis(NOW);
+        let kept = post(1, 1, NOW - 2, thread("kept"));
+        let orphan = post(1, 1, NOW - 1, thread("orphan"));
+        {
+            let storage = Storage::open(tmp.path()).unwrap();
+            storage.insert(std::slice::from_ref(&kept)).unwrap();
+            storage.flush().unwrap();
+            // A crash after the log was synced and before the index batch: the record
+            // is there, nothing points at it. Then a torn write at the segment's end.
+            storage
+                .log
+                .append(&[(orphan.id(), orphan.bytes())])
+                .unwrap();
+        }
+        let segment = tmp.path().join("log").join("00000001.seg");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&segment)
+            .unwrap();
+        std::io::Write::write_all(&mut file, &[0x42; 100]).unwrap();
+        drop(file);
+
+        let storage = Storage::open(tmp.path()).unwrap();
+        assert_eq!(storage.get(&orphan.id(), now).unwrap(), None);
+        assert_eq!(storage.items(&orphan.space()).unwrap().len(), 1);
+        // The post arrives again and is stored anew, in a new segment.
+        assert_eq!(
+            storage.insert(std::slice::from_ref(&orphan)).unwrap(),
+            [Inserted::New]
+        );
+        assert_eq!(storage.pointer(&orphan.id()).unwrap().unwrap().segment, 2);
+        assert_eq!(storage.get(&orphan.id(), now).unwrap(), Some(orphan));
+        assert_eq!(storage.get(&kept.id(), now).unwrap(), Some(kept));
+    }
+
+    #[test]
     fn stored_posts_read_back_when_the_clock_stepped_back() {
         let tmp = tempfile::tempdir().unwrap();
         let storage = Storage::open(tmp.path()).unwrap();

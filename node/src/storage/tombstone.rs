@@ -232,6 +232,7 @@ mod tests {
             now,
         )
         .unwrap();
+        let reply_bytes = reply.bytes().to_vec();
         let posts = [genesis, root.clone(), reply.clone(), retraction.clone()];
         storage.insert(&posts).unwrap();
         let before = storage.items(&space).unwrap();
@@ -267,10 +268,49 @@ mod tests {
             .map(Post::id)
             .collect();
         assert_eq!(thread, [root.id(), retraction.id()]);
+        // The retracted bytes are gone from the log files.
+        assert!(!log_holds(tmp.path(), reply_bytes.as_slice()));
         // Views are unchanged by dropping the bytes.
         assert_eq!(
             SpaceView::fold(space, storage.space_posts(&space, now).unwrap().iter()),
             view
         );
+    }
+
+    /// Whether any segment of the store in `dir` contains `bytes`.
+    fn log_holds(dir: &std::path::Path, bytes: &[u8]) -> bool {
+        std::fs::read_dir(dir.join("log")).unwrap().any(|entry| {
+            let content = std::fs::read(entry.unwrap().path()).unwrap();
+            content.windows(bytes.len()).any(|w| w == bytes)
+        })
+    }
+
+    #[test]
+    fn an_erase_a_crash_interrupted_is_finished_when_the_store_opens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let ada = SecretKey::from_seed(&[1; 32]);
+        let thread = Content::Thread(Thread {
+            title: "to be withdrawn".into(),
+            body: "a secret".into(),
+            mentions: BoundedVec::new(),
+        });
+        let post = Post::sign(&ada, SpaceId::from_bytes([3; 32]), now, thread, now).unwrap();
+        {
+            let storage = Storage::open(tmp.path()).unwrap();
+            storage.insert(std::slice::from_ref(&post)).unwrap();
+            // What `drop_retracted` makes durable before erasing: the index entry gone
+            // and the note to erase; then the crash.
+            let pointer = storage.pointer(&post.id()).unwrap().unwrap();
+            let mut batch = sled::Batch::default();
+            batch.remove(keys::post(&post.id()));
+            batch.insert(keys::erase(&pointer.encode()), &[]);
+            storage.db.apply_batch(batch).unwrap();
+            storage.flush().unwrap();
+        }
+        assert!(log_holds(tmp.path(), post.bytes()));
+        let storage = Storage::open(tmp.path()).unwrap();
+        assert!(!log_holds(tmp.path(), post.bytes()));
+        assert_eq!(storage.db.scan_prefix([keys::ERASE]).count(), 0);
     }
 }
