@@ -9,6 +9,7 @@ use parley_protocol::encoding::ByteString;
 use parley_protocol::gossip::Verdict;
 use parley_protocol::view::SpaceView;
 use parley_protocol::{NodeId, Post, PostId, SpaceId, Timestamp};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::clock;
@@ -33,13 +34,21 @@ struct Refused {
 #[derive(Debug)]
 pub(crate) struct Misbehaved;
 
-/// Ingests the `Posts` of one stream from a peer, keeping one group commit in flight
-/// while the next batch is verified, so checking signatures and flushing to disk
-/// overlap. Posts are stored, shown and announced in the order they arrived.
+/// Batches of one stream being stored at once. While they wait for the group commit,
+/// the next batch is verified; several waiting at once share one flush.
+const STORES_IN_FLIGHT: usize = 4;
+
+/// Ingests the `Posts` of one stream from a peer, keeping up to [`STORES_IN_FLIGHT`]
+/// batches in the group commit while the next one is verified, so checking signatures
+/// and flushing to disk overlap. Posts are shown and announced in the order their
+/// batches arrived.
 pub(crate) struct Ingestor {
     node: Arc<Node>,
     link: Arc<Link>,
+    /// The store of the latest batch; each store awaits the one before it before it
+    /// shows and announces its posts, so awaiting this one awaits them all.
     pending: Option<JoinHandle<()>>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Ingestor {
@@ -49,6 +58,7 @@ impl Ingestor {
             node,
             link,
             pending: None,
+            in_flight: Arc::new(Semaphore::new(STORES_IN_FLIGHT)),
         }
     }
 
@@ -70,12 +80,16 @@ impl Ingestor {
         if outcome.deferred > 0 {
             tracing::debug!(peer = %link.peer, %space, deferred = outcome.deferred, "posts not admitted yet");
         }
-        self.flush().await;
         if !admitted.is_empty() {
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                return Ok(()); // never closed
+            };
             let (node, link) = (node.clone(), link.clone());
+            let before = self.pending.take();
             self.pending = Some(tokio::spawn(async move {
-                let new = store(&node, space, admitted, Some(link.peer)).await;
+                let new = store(&node, space, admitted, Some(link.peer), before).await;
                 link.counters.add_received(new);
+                drop(permit);
             }));
         }
         let now = clock::now();
@@ -110,10 +124,20 @@ impl Ingestor {
     }
 }
 
-/// Stores admitted posts durably, then lets the node show and announce them; returns
-/// how many were new.
-async fn store(node: &Arc<Node>, space: SpaceId, posts: Vec<Post>, source: Option<NodeId>) -> u64 {
-    let results = match node.commit.commit(posts.clone()).await {
+/// Stores admitted posts durably, then, once the store `before` it is done, lets the
+/// node show and announce them; returns how many were new.
+async fn store(
+    node: &Arc<Node>,
+    space: SpaceId,
+    posts: Vec<Post>,
+    source: Option<NodeId>,
+    before: Option<JoinHandle<()>>,
+) -> u64 {
+    let committed = node.commit.commit(posts.clone()).await;
+    if let Some(before) = before {
+        let _ = before.await;
+    }
+    let results = match committed {
         Ok(results) => results,
         Err(error) => {
             tracing::error!(%error, "storing posts from a peer failed");
