@@ -43,6 +43,13 @@ pub fn peek_header(bytes: &[u8]) -> Option<(Timestamp, u32)> {
         u32::from_le_bytes(tag),
     ))
 }
+
+/// The envelope's space, read at its fixed offset (after the version byte, spec 4.1)
+/// without decoding or validating anything, like [`peek_header`].
+pub fn peek_space(bytes: &[u8]) -> Option<SpaceId> {
+    let space: [u8; 32] = bytes.get(1..33)?.try_into().ok()?;
+    Some(SpaceId::from_bytes(space))
+}
 /// Length of the signature at the end of every encoded envelope.
 pub const SIGNATURE_LEN: usize = 64;
 
@@ -268,5 +275,29 @@ impl Post {
     /// The reconciliation key: `(created_at, id)`, the order posts sort in everywhere.
     pub fn sort_key(&self) -> (Timestamp, PostId) {
         (self.envelope.created_at, self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::Thread;
+    use crate::encoding::BoundedVec;
+
+    #[test]
+    fn peeking_reads_what_decoding_reads() {
+        let now = Timestamp(1_800_000_000_000);
+        let key = SecretKey::from_seed(&[5; 32]);
+        let content = Content::Thread(Thread {
+            title: "peek".into(),
+            body: String::new(),
+            mentions: BoundedVec::new(),
+        });
+        let space = SpaceId::from_bytes([8; 32]);
+        let post = Post::sign(&key, space, Timestamp(now.0 - 7), content, now).unwrap();
+        assert_eq!(peek_space(post.bytes()), Some(space));
+        assert_eq!(peek_header(post.bytes()), Some((post.created_at(), 1)));
+        assert_eq!(peek_space(&post.bytes()[..32]), None);
+        assert_eq!(peek_header(&post.bytes()[..KIND_TAG_OFFSET]), None);
     }
 }

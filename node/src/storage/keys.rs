@@ -16,6 +16,8 @@ pub(super) const ITEM: u8 = b'i';
 pub(super) const THREAD: u8 = b't';
 /// Genesis index: `g space id`.
 pub(super) const GENESIS: u8 = b'g';
+/// Governance index: `k space created_at id`.
+pub(super) const GOVERNANCE: u8 = b'k';
 /// Tombstones: `x id`.
 pub(super) const TOMBSTONE: u8 = b'x';
 /// Log records still to be erased: `e pointer`.
@@ -64,6 +66,23 @@ pub(super) fn item(space: &SpaceId, item: &Item) -> Vec<u8> {
             item.id.as_bytes(),
         ],
     )
+}
+
+/// `k space created_at id`: a post deciding membership or replicas.
+pub(super) fn governance(space: &SpaceId, item: &Item) -> Vec<u8> {
+    build(
+        GOVERNANCE,
+        &[
+            space.as_bytes(),
+            &item.created_at.as_millis().to_be_bytes(),
+            item.id.as_bytes(),
+        ],
+    )
+}
+
+/// `k space`: the governance posts of a space.
+pub(super) fn governance_of(space: &SpaceId) -> Vec<u8> {
+    build(GOVERNANCE, &[space.as_bytes()])
 }
 
 /// `i space`: every item of a space.
@@ -176,6 +195,8 @@ pub(super) fn single_id(key: &[u8]) -> Result<[u8; 32], StorageError> {
 }
 
 /// Lengths of the keys that end with an id.
+/// `k space created_at id`.
+pub(super) const GOVERNANCE_LEN: usize = 1 + ID + TIME + ID;
 pub(super) const THREAD_LEN: usize = 1 + ID + ID + TIME + ID;
 /// `g space id`.
 pub(super) const GENESIS_LEN: usize = 1 + ID + ID;

@@ -12,6 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parley_protocol::PostId;
+use parley_protocol::content::is_governance_tag;
+use parley_protocol::envelope::{peek_header, peek_space};
+use parley_protocol::sync::Item;
 
 use super::error::{Corruption, StorageError};
 use super::format::{INDEX_DIR, check_format, index_config, meta_value, open_sled, v1_config};
@@ -114,8 +117,15 @@ fn move_envelopes(
         .map(|(id, bytes)| (*id, bytes.as_ref()))
         .collect();
     let pointers = log.append(&records)?;
-    for ((id, _), pointer) in envelopes.iter().zip(pointers) {
+    for ((id, bytes), pointer) in envelopes.iter().zip(pointers) {
         batch.insert(keys::post(id), &pointer.encode());
+        // Format 1 had no governance index: file each governance post from its header
+        // (the envelope was validated when stored).
+        if let (Some((created_at, tag)), Some(space)) = (peek_header(bytes), peek_space(bytes))
+            && is_governance_tag(tag)
+        {
+            batch.insert(keys::governance(&space, &Item::new(created_at, *id)), &[]);
+        }
     }
     envelopes.clear();
     Ok(())
@@ -244,6 +254,11 @@ mod tests {
         // The reply is retracted; the retraction is filed under it.
         assert_eq!(thread, [posts[1].id(), retraction]);
         assert!(storage.genesis(&space, now).unwrap().is_some());
+        assert_eq!(
+            storage.governance_posts(&space, now).unwrap(),
+            [posts[0].clone()],
+            "the governance index is built from the envelopes"
+        );
         assert_eq!(storage.users().unwrap().len(), 1);
         assert_eq!(names(dir), BTreeSet::from(["index".into(), "log".into()]));
     }

@@ -40,6 +40,7 @@
 //! | `i space created_at id` | empty, or `x` for a tombstone | reconciliation items, in order |
 //! | `t space anchor created_at id` | empty | thread index (see below) |
 //! | `g space id` | empty | the space's genesis post |
+//! | `k space created_at id` | empty | posts deciding membership and replicas (kept when retracted) |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
 //! | `e pointer` | empty | log records still to be erased (a retraction's bytes) |
 //! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |

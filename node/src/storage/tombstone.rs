@@ -235,6 +235,10 @@ mod tests {
         let reply_bytes = reply.bytes().to_vec();
         let posts = [genesis, root.clone(), reply.clone(), retraction.clone()];
         storage.insert(&posts).unwrap();
+        assert_eq!(
+            storage.governance_posts(&space, now).unwrap(),
+            [posts[0].clone()]
+        );
         let before = storage.items(&space).unwrap();
         let view = SpaceView::fold(space, posts.iter());
 
