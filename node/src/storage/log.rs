@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use parley_protocol::PostId;
+use parley_protocol::limits::MAX_ENVELOPE_BYTES;
 
 use super::error::{Corruption, StorageError};
 
@@ -196,6 +197,9 @@ impl Log {
             LogOpen::Missing => corrupt("its segment is missing"),
             LogOpen::Failed(error) => error,
         })?;
+        if at.len as usize > MAX_ENVELOPE_BYTES {
+            return Err(corrupt("the index gives a length no envelope has"));
+        }
         let mut record = vec![0; RECORD_HEAD + at.len as usize];
         file.read_exact_at(&mut record, at.offset)
             .map_err(|error| match error.kind() {
@@ -397,6 +401,7 @@ mod tests {
                 id(a),
             ),
             (Pointer { segment: 9, ..at }, id(a)),
+            (Pointer { len: u32::MAX, ..at }, id(a)),
         ];
         for (pointer, expected) in cases {
             let error = log.read(pointer, &expected, "p/ab").unwrap_err();
