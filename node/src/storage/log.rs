@@ -401,7 +401,13 @@ mod tests {
                 id(a),
             ),
             (Pointer { segment: 9, ..at }, id(a)),
-            (Pointer { len: u32::MAX, ..at }, id(a)),
+            (
+                Pointer {
+                    len: u32::MAX,
+                    ..at
+                },
+                id(a),
+            ),
         ];
         for (pointer, expected) in cases {
             let error = log.read(pointer, &expected, "p/ab").unwrap_err();
