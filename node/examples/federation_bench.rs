@@ -171,6 +171,8 @@ fn fresh_sync(runtime: &tokio::runtime::Runtime, count: usize) -> Result<(), Box
         Ok::<_, BoxError>((done, status, held, rounds, seconds))
     })?;
     let (done, status, held, rounds, waited) = outcome;
+    // B's store once B stopped: its log segments and its index.
+    let b_disk = Storage::open(b_dir.path())?.size_on_disk()?;
 
     println!("## 1. fresh node sync");
     println!();
@@ -203,8 +205,11 @@ fn fresh_sync(runtime: &tokio::runtime::Runtime, count: usize) -> Result<(), Box
     if let Some(status) = &status {
         println!();
         println!(
-            "A's status of B: {} posts sent, {} bytes sent, {} bytes received (UDP payload, current connection); B holds {held} items.",
-            status.posts_sent, status.bytes_sent, status.bytes_received
+            "A's status of B: {} posts sent, {} bytes sent, {} bytes received (UDP payload, current connection); B holds {held} items. B's store takes {b_disk} bytes on disk ({:.2}x the posts' bytes).",
+            status.posts_sent,
+            status.bytes_sent,
+            status.bytes_received,
+            b_disk as f64 / post_bytes as f64
         );
     }
 
