@@ -145,6 +145,39 @@ fn a_new_replica_gets_state_and_the_newest_posts_first() {
 }
 
 #[test]
+fn a_new_replica_with_more_posts_than_a_send_queue_holds_catches_up_in_rounds() {
+    // A round queues at most 100 posts; the space has 600 and names B a replica in its
+    // newest post, which must go in the first round or B takes nothing, round after
+    // round (a 300,000-post space stalled this way against the default 256 Ki bound).
+    run(Duration::from_secs(60), async {
+        let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+        let config = test_config(Duration::from_secs(30)).with_max_queued_posts(100);
+        let a = TestPeer::start(key(115), dirs[0].path(), config.clone()).await;
+        let b = TestPeer::start(key(116), dirs[1].path(), config).await;
+        let mut space = SpaceBuilder::new("large", 1, a.id());
+        let mut posts = vec![space.genesis.clone()];
+        let mut rng = Rng::new(15);
+        for _ in 0..600 {
+            posts.push(space.random_post(&mut rng));
+        }
+        posts.push(space.share(b.id()));
+        a.publish(posts).await;
+
+        a.peer_with(&b, b.addr);
+        b.peer_with(&a, a.addr);
+        // Every post A holds in full (A dropped the bytes of retracted ones).
+        until("B to hold every post A holds", LIMIT, || {
+            b.node().count(&space.space).unwrap() == a.node().count(&space.space).unwrap()
+        })
+        .await;
+        until("B to show what A shows", LIMIT, || {
+            b.shown(&space.space) == a.shown(&space.space)
+        })
+        .await;
+    });
+}
+
+#[test]
 fn a_retraction_that_arrives_before_its_target_drops_the_target_on_arrival() {
     use parley_protocol::content::{Content, Retraction, Thread};
     use parley_protocol::encoding::BoundedVec;

@@ -28,6 +28,10 @@ pub struct FederationConfig {
     pub max_new_spaces: usize,
     /// Reconciliations this node runs at once on one connection as initiator.
     pub parallel_syncs: usize,
+    /// Posts queued to send on one stream: a peer's `Want` beyond it is answered
+    /// `rate_limited`, and a reconciliation finding more sends this many and leaves the
+    /// rest to the next round.
+    pub max_queued_posts: usize,
 }
 
 impl Default for FederationConfig {
@@ -41,6 +45,7 @@ impl Default for FederationConfig {
             stream_timeout: Duration::from_secs(30),
             max_new_spaces: 1024,
             parallel_syncs: 2,
+            max_queued_posts: 256 * 1024,
         }
     }
 }
@@ -50,6 +55,13 @@ impl FederationConfig {
     #[must_use]
     pub fn with_sync_interval(mut self, interval: Duration) -> Self {
         self.sync_interval = interval;
+        self
+    }
+
+    /// This configuration with another bound on posts queued per stream.
+    #[must_use]
+    pub fn with_max_queued_posts(mut self, posts: usize) -> Self {
+        self.max_queued_posts = posts.max(1);
         self
     }
 

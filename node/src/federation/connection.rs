@@ -23,6 +23,7 @@ use crate::transport::{self, CloseCode, TransportError};
 use super::ingest::Ingestor;
 use super::link::{Link, LinkParts};
 use super::outbox::Outbox;
+use super::reconcile::SyncFailure;
 use super::reconcile::{self, Answer, answer_for};
 use super::table::Admission;
 
@@ -174,7 +175,12 @@ async fn run(
         let mut table = node.federation.table();
         (table.next_link_id(), table.counters(&peer))
     };
-    let (control, writer) = Outbox::spawn(node.storage.clone(), send, counters.clone());
+    let (control, writer) = Outbox::spawn(
+        node.storage.clone(),
+        send,
+        counters.clone(),
+        node.federation.config.max_queued_posts,
+    );
     for later in our_hellos {
         control.push_always(later);
     }
@@ -401,11 +407,15 @@ async fn sync_loop(node: Arc<Node>, link: Arc<Link>) {
             .filter(|space| !link.offered(space) || node.id() < link.peer)
             .copied()
             .collect();
-        let failed = run_syncs(&node, &link, spaces).await;
+        let round = run_syncs(&node, &link, spaces).await;
         // A failed reconciliation is tried again soon (the peer may have been busy, or
-        // not yet have taken this node as a peer), with backoff; others wait the interval.
-        let wait = if failed {
+        // not yet have taken this node as a peer), with backoff; one that sent all the
+        // queue holds goes on at once; others wait the interval.
+        let wait = if round.failed {
             Duration::from_millis(retry.next_delay_ms(random_u64())).min(interval)
+        } else if round.incomplete {
+            retry.reset();
+            Duration::ZERO
         } else {
             retry.reset();
             let jitter_ms = random_u64() % (interval.as_millis() as u64 / 4 + 1);
@@ -421,36 +431,49 @@ async fn sync_loop(node: Arc<Node>, link: Arc<Link>) {
     }
 }
 
-/// Reconciles `spaces`, a few at a time; `true` if any failed.
-async fn run_syncs(node: &Arc<Node>, link: &Arc<Link>, spaces: Vec<SpaceId>) -> bool {
+/// How a round of reconciliations went.
+#[derive(Clone, Copy, Debug, Default)]
+struct Round {
+    /// At least one failed.
+    failed: bool,
+    /// At least one sent all its queue could hold and left posts for the next round.
+    incomplete: bool,
+}
+
+/// Reconciles `spaces`, a few at a time.
+async fn run_syncs(node: &Arc<Node>, link: &Arc<Link>, spaces: Vec<SpaceId>) -> Round {
     let parallel = node.federation.config.parallel_syncs.max(1);
     let mut running = JoinSet::new();
-    let mut failed = false;
+    let mut round = Round::default();
+    let mut tally = |result: Result<Result<(), SyncFailure>, tokio::task::JoinError>| match result {
+        Ok(Ok(())) => {}
+        Ok(Err(SyncFailure::Incomplete { .. })) => round.incomplete = true,
+        _ => round.failed = true,
+    };
     for space in spaces {
         while running.len() >= parallel {
-            failed |= running
-                .join_next()
-                .await
-                .is_some_and(|ok| !matches!(ok, Ok(true)));
+            if let Some(result) = running.join_next().await {
+                tally(result);
+            }
         }
         let (node, link) = (node.clone(), link.clone());
         running.spawn(async move {
             match reconcile::initiate(&node, &link, space).await {
                 Ok(outcome) => {
                     tracing::debug!(peer = %link.peer, %space, rounds = outcome.rounds, have = outcome.have, need = outcome.need, "reconciled");
-                    true
+                    Ok(())
                 }
                 Err(error) => {
                     tracing::debug!(peer = %link.peer, %space, %error, "reconciliation failed");
-                    false
+                    Err(error)
                 }
             }
         });
     }
     while let Some(result) = running.join_next().await {
-        failed |= !matches!(result, Ok(true));
+        tally(result);
     }
-    failed
+    round
 }
 
 /// A random number from the operating system (for jitter); 0 if it has none.

@@ -22,9 +22,6 @@ use super::table::Counters;
 
 /// Bytes of queued messages beyond which announcements are dropped.
 const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
-/// Posts queued to send on one stream beyond which a request for more is refused (the
-/// peer is asking faster than it reads).
-pub(crate) const MAX_PENDING_POSTS: usize = 256 * 1024;
 /// The most posts one `Posts` message sent here carries: small batches interleave
 /// with other messages and keep the receiver's work per message short.
 const POSTS_PER_MESSAGE: usize = 128;
@@ -37,6 +34,11 @@ pub(crate) struct Outbox {
 
 struct Shared {
     state: Mutex<State>,
+    /// Signalled when the writer has sent queued posts, or the stream closed.
+    room: Notify,
+    /// Posts queued beyond which a request for more is refused (the peer is asking
+    /// faster than it reads): `FederationConfig::max_queued_posts`.
+    max_posts: usize,
     wake: Notify,
     /// Frames written so far: the peer is reading while it grows.
     written: std::sync::atomic::AtomicU64,
@@ -61,10 +63,13 @@ impl Outbox {
         storage: Storage,
         send: quinn::SendStream,
         counters: Arc<Counters>,
+        max_posts: usize,
     ) -> (Self, Writer) {
         let outbox = Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
+                room: Notify::new(),
+                max_posts,
                 wake: Notify::new(),
                 written: std::sync::atomic::AtomicU64::new(0),
             }),
@@ -116,10 +121,11 @@ impl Outbox {
 
     /// Queues posts of `space` to send; ids held only as tombstones, or not at all,
     /// are skipped when their turn comes. `false` (and nothing queued) when the stream
-    /// has closed or more than [`MAX_PENDING_POSTS`] would be waiting.
+    /// has closed or more than the bound would be waiting.
     pub(crate) fn push_posts(&self, space: SpaceId, ids: Vec<PostId>) -> bool {
         let mut state = self.state();
-        if state.closed || state.unsorted.len() + state.posts.len() + ids.len() > MAX_PENDING_POSTS
+        if state.closed
+            || state.unsorted.len() + state.posts.len() + ids.len() > self.shared.max_posts
         {
             return false;
         }
@@ -127,6 +133,47 @@ impl Outbox {
         drop(state);
         self.shared.wake.notify_one();
         true
+    }
+
+    /// Queues as many of `ids` (posts of `space`) as fit under the bound, the first
+    /// ones first, and returns the rest; `None` once the stream has closed. For posts
+    /// this node offers of its own accord, where sending part now and the rest in the
+    /// next round beats sending nothing.
+    pub(crate) fn push_posts_upto(
+        &self,
+        space: SpaceId,
+        mut ids: Vec<PostId>,
+    ) -> Option<Vec<PostId>> {
+        let mut state = self.state();
+        if state.closed {
+            return None;
+        }
+        let room = self
+            .shared
+            .max_posts
+            .saturating_sub(state.unsorted.len() + state.posts.len());
+        let rest = ids.split_off(ids.len().min(room));
+        state.unsorted.extend(ids.into_iter().map(|id| (space, id)));
+        drop(state);
+        self.shared.wake.notify_one();
+        Some(rest)
+    }
+
+    /// Queues all of `ids`, waiting for the writer to make room whenever the queue is
+    /// full; `false` if the stream closed first. A caller that waits here stops reading
+    /// its stream, so QUIC flow control paces a peer asking faster than it reads.
+    pub(crate) async fn push_posts_paced(&self, space: SpaceId, mut ids: Vec<PostId>) -> bool {
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.push_posts_upto(space, ids) {
+                None => return false,
+                Some(rest) if rest.is_empty() => return true,
+                Some(rest) => ids = rest,
+            }
+            room.await;
+        }
     }
 
     /// How many frames the writer has written so far.
@@ -187,6 +234,8 @@ async fn write(
     state.messages.clear();
     state.unsorted.clear();
     state.posts.clear();
+    drop(state);
+    outbox.shared.room.notify_waiters();
     result
 }
 
@@ -227,6 +276,7 @@ async fn write_loop(
                     outbox.wrote(1);
                 }
                 counters.add_sent(count);
+                outbox.shared.room.notify_waiters();
             }
             Next::Finish => {
                 let _ = send.finish();

@@ -53,6 +53,13 @@ pub(crate) enum SyncFailure {
     /// The peer was cut off for invalid input.
     #[error("the peer was disconnected for invalid input")]
     Misbehaved,
+    /// The peer lacks more posts than one round queues: those queued were sent, the
+    /// rest wait for the next round, which comes as soon as after a failure.
+    #[error("{left} posts the peer lacks are left for the next round (the send queue is bounded)")]
+    Incomplete {
+        /// Posts not sent this round.
+        left: u64,
+    },
 }
 
 impl From<Misbehaved> for SyncFailure {
@@ -68,16 +75,22 @@ pub(crate) async fn initiate(
     space: SpaceId,
 ) -> Result<Outcome, SyncFailure> {
     let (send, mut recv) = link.connection.open_bi().await?;
-    let (outbox, writer) = Outbox::spawn(node.storage.clone(), send, link.counters.clone());
+    let (outbox, writer) = Outbox::spawn(
+        node.storage.clone(),
+        send,
+        link.counters.clone(),
+        node.federation.config.max_queued_posts,
+    );
     let items = items(node, space).await?;
     let mut session = SyncSession::initiate(space, items, SyncConfig::default())?;
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
-    let mut finished = drain(node, link, &outbox, &mut session, space);
+    let mut left = 0;
+    let mut finished = drain(node, link, &outbox, &mut session, space, &mut left);
     while finished.is_none() {
         match read(node, &mut recv, &outbox).await? {
             Some(message @ Message::ReconcileFrame { .. }) => {
                 session.handle(Input::Received(message))?;
-                finished = drain(node, link, &outbox, &mut session, space);
+                finished = drain(node, link, &outbox, &mut session, space, &mut left);
             }
             Some(other) => take_posts(&mut ingestor, &outbox, space, other).await?,
             None => return Err(SyncFailure::Ended),
@@ -90,6 +103,9 @@ pub(crate) async fn initiate(
     }
     ingestor.flush().await;
     let _ = writer.finish().await;
+    if left > 0 {
+        return Err(SyncFailure::Incomplete { left });
+    }
     link.counters.synced(clock::now());
     Ok(finished.unwrap_or_default())
 }
@@ -122,7 +138,12 @@ pub(crate) async fn respond(
     send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) -> Result<(), SyncFailure> {
-    let (outbox, writer) = Outbox::spawn(node.storage.clone(), send, link.counters.clone());
+    let (outbox, writer) = Outbox::spawn(
+        node.storage.clone(),
+        send,
+        link.counters.clone(),
+        node.federation.config.max_queued_posts,
+    );
     let result = answer(&node, &link, &outbox, &mut recv).await;
     if let Err(error) = &result {
         let (code, space) = match error {
@@ -184,21 +205,20 @@ async fn answer(
     let mut session = SyncSession::respond(space, items, SyncConfig::default())?;
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     session.handle(Input::Received(open))?;
-    drain(node, link, outbox, &mut session, space);
+    // A responder learns nothing it has that the peer lacks: nothing is left over.
+    let mut left = 0;
+    drain(node, link, outbox, &mut session, space, &mut left);
     while let Some(message) = read(node, recv, outbox).await? {
         match message {
             message @ Message::ReconcileFrame { .. } => {
                 session.handle(Input::Received(message))?;
-                drain(node, link, outbox, &mut session, space);
+                drain(node, link, outbox, &mut session, space, &mut left);
             }
             Message::Want { space: of, ids } if of == space => {
-                // Nothing is sent of a space reconciled as empty.
-                if !empty && !outbox.push_posts(space, ids.into_vec()) {
-                    outbox.push_always(Message::error(
-                        ErrorCode::RateLimited,
-                        Some(space),
-                        "too many posts asked for at once: ask again later",
-                    ));
+                // Nothing is sent of a space reconciled as empty. A full queue holds up
+                // reading the peer's next message until the writer made room.
+                if !empty && !outbox.push_posts_paced(space, ids.into_vec()).await {
+                    return Err(SyncFailure::Ended);
                 }
             }
             Message::Posts {
@@ -245,13 +265,15 @@ pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
     }
 }
 
-/// Carries out what the session asks; returns its outcome once it finished.
+/// Carries out what the session asks; returns its outcome once it finished. Posts the
+/// peer lacks beyond what the outbox takes are counted in `left`.
 fn drain(
     node: &Node,
     link: &Link,
     outbox: &Outbox,
     session: &mut SyncSession,
     space: SpaceId,
+    left: &mut u64,
 ) -> Option<Outcome> {
     let mut finished = None;
     while let Some(output) = session.poll_output() {
@@ -267,14 +289,34 @@ fn drain(
                 }
             }
             Output::Have(ids) => {
-                // Beyond the bound, the next reconciliation finds them again.
-                let _ = outbox.push_posts(space, ids);
+                // Beyond the bound, the next round finds the rest again; the state posts
+                // go in this one whatever their place, or a new replica would refuse
+                // every post that came without them, round after round.
+                let ids = state_first(node, space, ids);
+                if let Some(rest) = outbox.push_posts_upto(space, ids) {
+                    *left += rest.len() as u64;
+                }
             }
             Output::Finished(outcome) => finished = Some(outcome),
             _ => {}
         }
     }
     finished
+}
+
+/// `ids` with the space's governance posts first, then the others newest first (ids
+/// come in item order, oldest first): the order in which a bounded queue keeps them.
+fn state_first(node: &Node, space: SpaceId, ids: Vec<PostId>) -> Vec<PostId> {
+    let governance: std::collections::BTreeSet<PostId> = node
+        .spaces()
+        .governance_posts(&space)
+        .iter()
+        .map(parley_protocol::Post::id)
+        .collect();
+    let (mut first, rest): (Vec<PostId>, Vec<PostId>) =
+        ids.into_iter().partition(|id| governance.contains(id));
+    first.extend(rest.into_iter().rev());
+    first
 }
 
 /// The space's items, read off the async threads.
