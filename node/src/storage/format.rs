@@ -8,7 +8,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::error::{Corruption, StorageError};
 use super::log::{LOG_DIR, Log};
@@ -42,21 +41,18 @@ enum Found {
 pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log), StorageError> {
     let db = match check_directory(dir)? {
         Found::Nothing => open_index(dir, false)?,
-        Found::Version1 => {
-            migrate::from_v1(dir)?;
-            open_index(dir, true)?
-        }
+        Found::Version1 => migrate::from_v1(dir)?,
         Found::Current { v1_files: false } => open_index(dir, true)?,
         Found::Current { v1_files: true } => {
             let index = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
             if index.get(keys::META)?.is_some() {
-                drop(index);
                 migrate::remove_v1_files(dir)?;
+                check_format(dir, &index, true, FORMAT_VERSION)?;
+                index
             } else {
                 drop(index);
-                migrate::from_v1(dir)?;
+                migrate::from_v1(dir)?
             }
-            open_index(dir, true)?
         }
     };
     let log = Log::open(dir)?;
@@ -88,30 +84,16 @@ fn open_index(dir: &Path, existed: bool) -> Result<sled::Db, StorageError> {
 /// Opens a sled database, turning its errors (and panics) into ones about the store
 /// in `dir`.
 pub(super) fn open_sled(dir: &Path, config: &sled::Config) -> Result<sled::Db, StorageError> {
-    // A database this process just closed stays locked until sled's background threads
-    // let go of it (milliseconds); another process's lock lasts, and is reported.
-    let deadline = Instant::now() + LOCK_PATIENCE;
-    loop {
-        // sled 0.34 may panic on some damaged files instead of returning an error; a
-        // damaged store must be an error, never a crash of the node.
-        let error = match catch_unwind(AssertUnwindSafe(|| config.open())) {
-            Ok(Ok(db)) => return Ok(db),
-            Ok(Err(error)) => open_error(dir, error),
-            Err(_) => {
-                return Err(StorageError::EnginePanicked {
-                    path: dir.to_path_buf(),
-                });
-            }
-        };
-        if !matches!(error, StorageError::Locked { .. }) || Instant::now() >= deadline {
-            return Err(error);
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    // sled 0.34 may panic on some damaged files instead of returning an error; a
+    // damaged store must be an error, never a crash of the node.
+    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(error)) => Err(open_error(dir, error)),
+        Err(_) => Err(StorageError::EnginePanicked {
+            path: dir.to_path_buf(),
+        }),
     }
 }
-
-/// How long opening waits for a lock this process may still be releasing.
-const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// What `dir` holds; refuses a path that is a file, or a directory that holds files
 /// but no store.

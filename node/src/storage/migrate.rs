@@ -24,8 +24,9 @@ use super::{FORMAT_VERSION, keys};
 /// Envelopes copied per log append and index batch.
 const GROUP: usize = 4096;
 
-/// Migrates the format-1 store in `dir` to the current format.
-pub(super) fn from_v1(dir: &Path) -> Result<(), StorageError> {
+/// Migrates the format-1 store in `dir` to the current format; returns the new index,
+/// open (closing and reopening it could find it still locked by sled's threads).
+pub(super) fn from_v1(dir: &Path) -> Result<sled::Db, StorageError> {
     let old = open_sled(dir, &v1_config(dir))?;
     check_format(dir, &old, true, 1)?;
     for leftover in [INDEX_DIR, LOG_DIR] {
@@ -64,14 +65,14 @@ pub(super) fn from_v1(dir: &Path) -> Result<(), StorageError> {
     index.flush()?;
     index.insert(keys::META, meta_value(FORMAT_VERSION))?;
     index.flush()?;
-    drop(index);
     drop(old);
     tracing::info!(
         path = %dir.display(),
         records = copied,
         "migrated the store from format 1 to format {FORMAT_VERSION}"
     );
-    remove_v1_files(dir)
+    remove_v1_files(dir)?;
+    Ok(index)
 }
 
 /// Removes the files of a format-1 database from `dir` (after a finished migration).
