@@ -24,7 +24,7 @@
 //! # Layout (format version 2)
 //!
 //! The store's directory holds `index/`, a sled database of small records, and `log/`,
-//! the envelopes appended to segment files ([`log`](self::log) documents their bytes).
+//! the envelopes appended to segment files (the `log` module documents their bytes).
 //! An envelope is written to the log and synced before any index entry points at it.
 //! A format-1 store (envelopes inside sled) is migrated when opened.
 //!
