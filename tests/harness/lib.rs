@@ -253,19 +253,11 @@ pub fn binary(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         Command::new(cargo)
             .current_dir(workspace_root())
-            // The features `cargo test --workspace` unifies, so the binaries that run
-            // built are reused instead of rebuilt.
-            .args([
-                "build",
-                "--locked",
-                "-q",
-                "-p",
-                "parley-node",
-                "-p",
-                "parley-client",
-                "--features",
-                "parley-protocol/test-support",
-            ])
+            // The same targets' features as `cargo test --workspace` (dev-dependencies
+            // included), so after that run this build is a no-op that only links the
+            // binaries it built into place; other feature sets would rebuild and keep a
+            // second copy of quinn, rustls, the node and the client in `target/`.
+            .args(["build", "--workspace", "--tests", "--locked", "-q"])
             .status()
             .is_ok_and(|s| s.success())
     });
