@@ -38,7 +38,7 @@
 //! | `m` | `parley/node-store` then `u32` BE version | format record |
 //! | `p id` | log pointer: segment `u32`, offset `u64`, length `u32` (BE) | posts held in full |
 //! | `i space created_at id` | empty, or `x` for a tombstone | reconciliation items, in order |
-//! | `t space anchor created_at id` | empty | thread index (see below) |
+//! | `t space anchor created_at id` | the post's kind tag, one byte (empty if migrated from format 1) | thread index (see below) |
 //! | `g space id` | empty | the space's genesis post |
 //! | `k space created_at id` | empty | posts deciding membership and replicas (kept when retracted) |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |

@@ -267,6 +267,21 @@ pub(super) fn anchor(content: &Content) -> Option<PostId> {
     }
 }
 
+/// The value of a post's thread index entry: its kind tag in one byte, so a scan of
+/// what is filed under a post can pick out one kind without reading envelopes.
+fn thread_value(post: &Post) -> Vec<u8> {
+    u8::try_from(post.content().tag()).map_or_else(|_| Vec::new(), |tag| vec![tag])
+}
+
+/// The kind tag a thread index entry's value records: `None` when it records none
+/// (entries migrated from format 1 are empty; the envelope tells).
+pub(super) fn thread_entry_tag(value: &[u8]) -> Option<u32> {
+    match value {
+        [tag] => Some(u32::from(*tag)),
+        _ => None,
+    }
+}
+
 /// The kind tag of stored envelope bytes, read without decoding.
 pub(super) fn kind_tag(bytes: &[u8]) -> Option<u32> {
     peek_header(bytes).map(|(_, tag)| tag)
@@ -300,7 +315,7 @@ fn write_post(batch: &mut sled::Batch, post: &Post, pointer: Pointer) {
     batch.insert(keys::post(&item.id), &pointer.encode());
     batch.insert(keys::item(&space, &item), &[]);
     if let Some(anchor) = anchor(post.content()) {
-        batch.insert(keys::thread(&space, &anchor, &item), &[]);
+        batch.insert(keys::thread(&space, &anchor, &item), thread_value(post));
     }
     if matches!(post.content(), Content::Genesis(_)) {
         batch.insert(keys::genesis(&space, &item.id), &[]);

@@ -12,7 +12,7 @@ const RETRACTION_TAG: u32 = 4;
 
 use super::error::{Corruption, StorageError};
 use super::log::Pointer;
-use super::posts::{decode_stored, kind_tag};
+use super::posts::{decode_stored, kind_tag, thread_entry_tag};
 use super::{Storage, keys};
 
 impl Storage {
@@ -103,7 +103,12 @@ impl Storage {
     ) -> Result<Vec<Post>, StorageError> {
         let mut found = Vec::new();
         for entry in self.db.scan_prefix(keys::filed_under(space, target)) {
-            let (key, _) = entry?;
+            let (key, value) = entry?;
+            // The entry names its post's kind: replies, edits and reactions filed here
+            // are passed over without reading their envelopes.
+            if thread_entry_tag(&value).is_some_and(|tag| tag != RETRACTION_TAG) {
+                continue;
+            }
             let id = keys::trailing_id(&key, keys::THREAD_LEN)?;
             let Some(bytes) = self.envelope(&id)? else {
                 continue;
@@ -279,6 +284,53 @@ mod tests {
             SpaceView::fold(space, storage.space_posts(&space, now).unwrap().iter()),
             view
         );
+    }
+
+    #[test]
+    fn retractions_of_a_post_are_found_whether_or_not_thread_entries_name_their_kind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage::open(tmp.path()).unwrap();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let ada = SecretKey::from_seed(&[1; 32]);
+        let space = SpaceId::from_bytes([3; 32]);
+        let at = |ms| now.saturating_add_millis(ms);
+        let thread = Content::Thread(Thread {
+            title: "t".into(),
+            body: "b".into(),
+            mentions: BoundedVec::new(),
+        });
+        let root = Post::sign(&ada, space, at(1), thread, now).unwrap();
+        let mut posts = vec![root.clone()];
+        for n in 0..5 {
+            let reply = Content::Reply(Reply {
+                root: root.id(),
+                parent: root.id(),
+                body: format!("reply {n}"),
+                mentions: BoundedVec::new(),
+            });
+            posts.push(Post::sign(&ada, space, at(2 + n), reply, now).unwrap());
+        }
+        let retract = |target: PostId, ms| {
+            let content = Content::Retraction(Retraction { target });
+            Post::sign(&ada, space, at(ms), content, now).unwrap()
+        };
+        let of_root = retract(root.id(), 10);
+        let of_reply = retract(posts[1].id(), 11);
+        posts.extend([of_root.clone(), of_reply]);
+        storage.insert(&posts).unwrap();
+        let found = |storage: &Storage| storage.retractions_of(&space, &root.id(), now).unwrap();
+        assert_eq!(found(&storage), std::slice::from_ref(&of_root));
+        // Entries a format-1 store migrated carry no kind: the envelopes tell.
+        let filed: Vec<_> = storage
+            .db
+            .scan_prefix(keys::filed_under(&space, &root.id()))
+            .map(|entry| entry.unwrap().0)
+            .collect();
+        assert_eq!(filed.len(), 6);
+        for key in filed {
+            storage.db.insert(key, &[]).unwrap();
+        }
+        assert_eq!(found(&storage), [of_root]);
     }
 
     /// Whether any segment of the store in `dir` contains `bytes`.
