@@ -216,19 +216,8 @@ mod tests {
         let genesis = Post::sign_genesis(&ada, now, genesis, now).unwrap();
         let space = genesis.space();
         let at = |ms| now.saturating_add_millis(ms);
-        let thread = Content::Thread(Thread {
-            title: "t".into(),
-            body: "b".into(),
-            mentions: BoundedVec::new(),
-        });
-        let root = Post::sign(&ada, space, at(1), thread, now).unwrap();
-        let reply = Content::Reply(Reply {
-            root: root.id(),
-            parent: root.id(),
-            body: "oops".into(),
-            mentions: BoundedVec::new(),
-        });
-        let reply = Post::sign(&ada, space, at(2), reply, now).unwrap();
+        let root = thread_root(&ada, space, at(1), now);
+        let reply = reply_to(&ada, &root, "oops", at(2), now);
         let retraction = Post::sign(
             &ada,
             space,
@@ -294,21 +283,10 @@ mod tests {
         let ada = SecretKey::from_seed(&[1; 32]);
         let space = SpaceId::from_bytes([3; 32]);
         let at = |ms| now.saturating_add_millis(ms);
-        let thread = Content::Thread(Thread {
-            title: "t".into(),
-            body: "b".into(),
-            mentions: BoundedVec::new(),
-        });
-        let root = Post::sign(&ada, space, at(1), thread, now).unwrap();
+        let root = thread_root(&ada, space, at(1), now);
         let mut posts = vec![root.clone()];
         for n in 0..5 {
-            let reply = Content::Reply(Reply {
-                root: root.id(),
-                parent: root.id(),
-                body: format!("reply {n}"),
-                mentions: BoundedVec::new(),
-            });
-            posts.push(Post::sign(&ada, space, at(2 + n), reply, now).unwrap());
+            posts.push(reply_to(&ada, &root, &format!("reply {n}"), at(2 + n), now));
         }
         let retract = |target: PostId, ms| {
             let content = Content::Retraction(Retraction { target });
@@ -331,6 +309,25 @@ mod tests {
             storage.db.insert(key, &[]).unwrap();
         }
         assert_eq!(found(&storage), [of_root]);
+    }
+
+    fn thread_root(key: &SecretKey, space: SpaceId, at: Timestamp, now: Timestamp) -> Post {
+        let thread = Content::Thread(Thread {
+            title: "t".into(),
+            body: "b".into(),
+            mentions: BoundedVec::new(),
+        });
+        Post::sign(key, space, at, thread, now).unwrap()
+    }
+
+    fn reply_to(key: &SecretKey, root: &Post, body: &str, at: Timestamp, now: Timestamp) -> Post {
+        let reply = Content::Reply(Reply {
+            root: root.id(),
+            parent: root.id(),
+            body: body.into(),
+            mentions: BoundedVec::new(),
+        });
+        Post::sign(key, root.space(), at, reply, now).unwrap()
     }
 
     /// Whether any segment of the store in `dir` contains `bytes`.
