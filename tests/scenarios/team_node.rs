@@ -120,7 +120,8 @@ fn bad_requests_are_refused_clearly_and_the_node_keeps_serving() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not registered"), "{err}");
 
-    // A registered non-member reads and posts.
+    // A registered non-member reads and posts: told the space or post is not one
+    // they can see, exactly as for one that does not exist.
     let space = id(&ada.json(&["space", "create", "private"]));
     let thread = id(&ada.json(&["post", &space, "--title", "Secret", "--body", "s3cr3t"]));
     let bob = TestUser::new();
@@ -133,7 +134,7 @@ fn bad_requests_are_refused_clearly_and_the_node_keeps_serving() {
         let out = bob.run(&args);
         assert!(!out.status.success(), "{args:?} should be refused");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not a member"), "{args:?}: {err}");
+        assert!(err.contains("you are a member of"), "{args:?}: {err}");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
     }
 

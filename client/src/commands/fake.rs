@@ -220,14 +220,8 @@ impl FakeNode {
             Content::Genesis(_) => {}
             _ => {
                 let view = self.view(&post.space());
-                if view.genesis().is_none() {
-                    return Response::error(ApiErrorCode::Unknown, "no such space");
-                }
-                if !view.is_member(&self.user) {
-                    return Response::error(
-                        ApiErrorCode::NotMember,
-                        format!("you are not a member of space {}", post.space()),
-                    );
+                if view.genesis().is_none() || !view.is_member(&self.user) {
+                    return no_such_space(&post.space());
                 }
             }
         }
@@ -248,20 +242,19 @@ impl FakeNode {
 
     fn with_view(&self, space: SpaceId, answer: impl FnOnce(&SpaceView) -> Response) -> Response {
         let view = self.view(&space);
-        if view.genesis().is_none() {
-            return Response::error(
-                ApiErrorCode::Unknown,
-                format!("this node holds no space {space}"),
-            );
-        }
-        if !view.is_member(&self.user) {
-            return Response::error(
-                ApiErrorCode::NotMember,
-                format!("you are not a member of space {space}"),
-            );
+        if view.genesis().is_none() || !view.is_member(&self.user) {
+            return no_such_space(&space);
         }
         answer(&view)
     }
+}
+
+/// The node's answer about a space the user may not read, held or not.
+fn no_such_space(space: &SpaceId) -> Response {
+    Response::error(
+        ApiErrorCode::Unknown,
+        format!("this node holds no space {space} that you are a member of"),
+    )
 }
 
 fn names(view: &SpaceView) -> BTreeMap<String, String> {

@@ -415,12 +415,12 @@ mod tests {
         assert!(matches!(
             error,
             ClientError::Node {
-                code: ApiErrorCode::NotMember,
+                code: ApiErrorCode::Unknown,
                 ..
             }
         ));
         assert!(
-            error.to_string().contains("not a member of space"),
+            error.to_string().contains("that you are a member of"),
             "{error}"
         );
         // By name it is not even found: it is not one of the user's spaces.

@@ -271,7 +271,7 @@ mod tests {
         assert!(matches!(
             error,
             ClientError::Node {
-                code: ApiErrorCode::NotMember,
+                code: ApiErrorCode::Unknown,
                 ..
             }
         ));

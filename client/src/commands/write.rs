@@ -525,9 +525,9 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(error.code(), "not_member");
+        assert_eq!(error.code(), "unknown");
         let message = error.to_string();
-        assert!(message.contains("not a member of space"), "{message}");
+        assert!(message.contains("that you are a member of"), "{message}");
         assert!(message.contains("your text is kept in"), "{message}");
         let ClientError::DraftKept { draft, .. } = &error else {
             panic!("{error}")

@@ -11,7 +11,7 @@ use parley_protocol::encoding::BoundedVec;
 use parley_protocol::gossip::{Backoff, BackoffConfig, Conduct, RateLimit, Verdict};
 use parley_protocol::limits::{MAX_MESSAGE_BYTES, MAX_SPACES_PER_HELLO};
 use parley_protocol::wire::{
-    ErrorCode, Message, PeerHello, WIRE_VERSION, may_share, spaces_to_offer, want_batches,
+    Access, ErrorCode, Message, PeerHello, WIRE_VERSION, spaces_to_offer, want_batches,
 };
 use parley_protocol::{NodeId, SpaceId};
 use tokio::task::JoinSet;
@@ -20,6 +20,7 @@ use crate::clock;
 use crate::server::Node;
 use crate::transport::{self, CloseCode, TransportError};
 
+use super::gate::Gate;
 use super::ingest::Ingestor;
 use super::link::{Link, LinkParts};
 use super::outbox::Outbox;
@@ -177,6 +178,7 @@ async fn run(
     };
     let (control, writer) = Outbox::spawn(
         node.storage.clone(),
+        Gate::new(node.clone(), peer),
         send,
         counters.clone(),
         node.federation.config.max_queued_posts,
@@ -237,15 +239,11 @@ async fn run(
 /// up to a bound (reconciled as empty, see `reconcile::Answer::Empty`, so a new replica
 /// receives it and a space held but not shared looks like one not held). Other offers
 /// are ignored without an answer (spec 7.9).
-fn record_offer(node: &Node, link: &Link, offered: &[SpaceId]) {
-    let (held, new): (Vec<SpaceId>, Vec<SpaceId>) = {
-        let mut spaces = node.spaces();
-        offered.iter().partition(|space| {
-            spaces
-                .membership(space)
-                .is_some_and(|view| may_share(&link.peer, view.replicas()))
-        })
-    };
+fn record_offer(node: &Arc<Node>, link: &Link, offered: &[SpaceId]) {
+    let gate = Gate::new(node.clone(), link.peer);
+    let (held, new): (Vec<SpaceId>, Vec<SpaceId>) = offered
+        .iter()
+        .partition(|space| gate.access(space) == Access::Replica);
     let configured = node.federation.table().is_configured(&link.peer);
     let new = if configured { new } else { Vec::new() };
     link.add_offered(&held, &new, node.federation.config.max_new_spaces);
@@ -258,6 +256,7 @@ async fn control_loop(
     recv: &mut quinn::RecvStream,
 ) -> Result<(), LinkError> {
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
+    let gate = Gate::new(node.clone(), link.peer);
     loop {
         let Some(bytes) = transport::read_frame(recv, MAX_MESSAGE_BYTES).await? else {
             return Ok(());
@@ -288,30 +287,21 @@ async fn control_loop(
                 }
             },
             Message::Have { space, ids } => {
-                let lacking: Vec<_> = match answer_for(node, link, &space) {
-                    Answer::Items => ids
-                        .into_vec()
-                        .into_iter()
-                        .filter(|id| !node.storage.knows(id).unwrap_or(true))
-                        .collect(),
-                    // As if nothing were held (see `Answer::Empty`).
-                    Answer::Empty => ids.into_vec(),
-                    Answer::Refuse => {
-                        not_shared(link, space);
-                        continue;
-                    }
-                };
+                if answer_for(node, link, &space) == Answer::Refuse {
+                    not_shared(link, space);
+                    continue;
+                }
+                // Of a space reconciled as empty (`Answer::Empty`), every id is asked for.
+                let lacking = gate.ids_to_want(&space, ids.into_vec());
                 // Dropped when the peer does not read: reconciliation asks again.
                 for want in want_batches(space, &link.to_ask(lacking)) {
                     link.control.push(want);
                 }
             }
             Message::Want { space, ids } => {
-                let shared = node
-                    .spaces()
-                    .membership(&space)
-                    .is_some_and(|view| may_share(&link.peer, view.replicas()));
-                if shared {
+                // Each post is checked again as it leaves (`Gate::posts`): only posts of
+                // this very space go, and ids of other spaces are skipped as unknown ones.
+                if gate.access(&space) == Access::Replica {
                     if !link.control.push_posts(space, ids.into_vec()) {
                         link.control.push(Message::error(
                             ErrorCode::RateLimited,

@@ -21,6 +21,7 @@
 mod config;
 mod connection;
 mod dial;
+mod gate;
 mod ingest;
 mod link;
 mod outbox;

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::storage::Storage;
 use crate::transport::{self, TransportError};
 
+use super::gate::Gate;
 use super::table::Counters;
 
 /// Bytes of queued messages beyond which announcements are dropped.
@@ -58,9 +59,11 @@ struct State {
 
 impl Outbox {
     /// Starts the writer task of `send`; it ends when [`Outbox::finish`] was called and
-    /// everything queued is sent, or when the stream fails.
+    /// everything queued is sent, or when the stream fails. Every post it sends passes
+    /// `gate` at the moment it leaves.
     pub(crate) fn spawn(
         storage: Storage,
+        gate: Gate,
         send: quinn::SendStream,
         counters: Arc<Counters>,
         max_posts: usize,
@@ -74,7 +77,7 @@ impl Outbox {
                 written: std::sync::atomic::AtomicU64::new(0),
             }),
         };
-        let task = tokio::spawn(write(outbox.clone(), storage, send, counters));
+        let task = tokio::spawn(write(outbox.clone(), storage, gate, send, counters));
         (outbox, Writer(Some(task)))
     }
 
@@ -225,10 +228,11 @@ enum Next {
 async fn write(
     outbox: Outbox,
     storage: Storage,
+    gate: Gate,
     mut send: quinn::SendStream,
     counters: Arc<Counters>,
 ) -> Result<(), TransportError> {
-    let result = write_loop(&outbox, &storage, &mut send, &counters).await;
+    let result = write_loop(&outbox, &storage, &gate, &mut send, &counters).await;
     let mut state = outbox.state();
     state.closed = true;
     state.messages.clear();
@@ -242,16 +246,29 @@ async fn write(
 async fn write_loop(
     outbox: &Outbox,
     storage: &Storage,
+    gate: &Gate,
     send: &mut quinn::SendStream,
     counters: &Counters,
 ) -> Result<(), TransportError> {
     loop {
         match next(outbox) {
             Next::Message(message) => {
-                transport::write_frame(send, &message.encode()).await?;
-                outbox.wrote(1);
+                let queued = message.encoded_len();
+                let cleared = match message {
+                    Message::Posts { space, envelopes } => {
+                        let envelopes = envelopes.into_vec().into_iter().map(|e| e.0).collect();
+                        let envelopes = gate.posts(&space, envelopes);
+                        // Stored envelopes were valid, so none is over the bound.
+                        post_batches(space, envelopes).unwrap_or_default()
+                    }
+                    other => vec![other],
+                };
+                for message in cleared {
+                    transport::write_frame(send, &message.encode()).await?;
+                    outbox.wrote(1);
+                }
                 let mut state = outbox.state();
-                state.queued_bytes = state.queued_bytes.saturating_sub(message.encoded_len());
+                state.queued_bytes = state.queued_bytes.saturating_sub(queued);
             }
             Next::Sort(unsorted) => {
                 let storage = storage.clone();
@@ -269,6 +286,7 @@ async fn write_loop(
                 })
                 .await
                 .unwrap_or_default();
+                let envelopes = gate.posts(&space, envelopes);
                 let count = envelopes.len() as u64;
                 // Stored envelopes were valid, so none is over the bound.
                 for message in post_batches(space, envelopes).unwrap_or_default() {

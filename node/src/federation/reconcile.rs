@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use parley_protocol::sync::{Input, Outcome, Output, SyncConfig, SyncError, SyncSession};
-use parley_protocol::wire::{ErrorCode, Message, MessageKind, WireError, may_share, want_batches};
+use parley_protocol::wire::{Access, ErrorCode, Message, MessageKind, WireError, want_batches};
 use parley_protocol::{PostId, SpaceId};
 
 use crate::clock;
@@ -14,10 +14,11 @@ use crate::server::Node;
 use crate::storage::StorageError;
 use crate::transport::{self, CloseCode, TransportError};
 
+use super::gate::Gate;
 use super::ingest::{Ingestor, Misbehaved};
 use super::link::Link;
 use super::outbox::Outbox;
-use super::relay::removals;
+use super::relay::removal;
 
 /// Why a reconciliation ended early.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +78,7 @@ pub(crate) async fn initiate(
     let (send, mut recv) = link.connection.open_bi().await?;
     let (outbox, writer) = Outbox::spawn(
         node.storage.clone(),
+        Gate::new(node.clone(), link.peer),
         send,
         link.counters.clone(),
         node.federation.config.max_queued_posts,
@@ -140,6 +142,7 @@ pub(crate) async fn respond(
 ) -> Result<(), SyncFailure> {
     let (outbox, writer) = Outbox::spawn(
         node.storage.clone(),
+        Gate::new(node.clone(), link.peer),
         send,
         link.counters.clone(),
         node.federation.config.max_queued_posts,
@@ -181,10 +184,16 @@ async fn answer(
     };
     let answer = answer_for(node, link, &space);
     if answer != Answer::Items {
-        // A removed replica still reconciling has not heard: tell it (spec 7.9).
-        let governance = node.spaces().governance_posts(&space);
-        for message in removals(space, &governance, &link.peer) {
-            outbox.push_always(message);
+        // A removed replica still reconciling has not heard: tell it (spec 7.9). A
+        // node that never was a replica is told nothing.
+        let (view, governance) = {
+            let mut spaces = node.spaces();
+            (spaces.membership(&space), spaces.governance_posts(&space))
+        };
+        if let Some(view) = view {
+            for message in removal(&view, &governance, &link.peer) {
+                outbox.push_always(message);
+            }
         }
     }
     let items = match answer {
@@ -250,12 +259,10 @@ pub(crate) enum Answer {
     Refuse,
 }
 
-/// How this node answers the peer of `link` about `space` (spec 7.9).
-pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
-    let shared = node
-        .spaces()
-        .membership(space)
-        .is_some_and(|view| may_share(&link.peer, view.replicas()));
+/// How this node answers the peer of `link` about `space` (spec 7.9): over the items
+/// held only for a replica ([`Access::Replica`]).
+pub(crate) fn answer_for(node: &Arc<Node>, link: &Link, space: &SpaceId) -> Answer {
+    let shared = Gate::new(node.clone(), link.peer).access(space) == Access::Replica;
     if shared {
         Answer::Items
     } else if link.offered(space) && node.federation.table().is_configured(&link.peer) {
@@ -268,7 +275,7 @@ pub(crate) fn answer_for(node: &Node, link: &Link, space: &SpaceId) -> Answer {
 /// Carries out what the session asks; returns its outcome once it finished. Posts the
 /// peer lacks beyond what the outbox takes are counted in `left`.
 fn drain(
-    node: &Node,
+    node: &Arc<Node>,
     link: &Link,
     outbox: &Outbox,
     session: &mut SyncSession,
@@ -280,10 +287,7 @@ fn drain(
         match output {
             Output::Send(message) => outbox.push_always(message),
             Output::Need(ids) => {
-                let lacking: Vec<PostId> = ids
-                    .into_iter()
-                    .filter(|id| !node.storage.knows(id).unwrap_or(false))
-                    .collect();
+                let lacking = Gate::new(node.clone(), link.peer).ids_to_want(&space, ids);
                 for want in want_batches(space, &link.to_ask(lacking)) {
                     outbox.push_always(want);
                 }

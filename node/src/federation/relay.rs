@@ -6,23 +6,20 @@
 
 use std::sync::Arc;
 
-use parley_protocol::content::Content;
-use parley_protocol::wire::{Message, have_batches, may_share, post_batches};
+use parley_protocol::view::SpaceView;
+use parley_protocol::wire::{Access, Message, access, have_batches, post_batches};
 use parley_protocol::{NodeId, Post, SpaceId};
 
 use crate::server::Node;
 
 /// Announces `posts` of `space`, just stored, to every connected peer that replicates
-/// the space, except `source`, the peer they came from.
+/// the space, except `source`, the peer they came from. A former replica that one of
+/// them removed is sent that post.
 pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source: Option<NodeId>) {
     if posts.is_empty() {
         return;
     }
-    let Some(replicas) = node
-        .spaces()
-        .membership(&space)
-        .map(|view| view.replicas().clone())
-    else {
+    let Some(view) = node.spaces().membership(&space) else {
         return;
     };
     let links = node.federation.table().links();
@@ -30,11 +27,15 @@ pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source:
         if Some(link.peer) == source {
             continue;
         }
-        if !may_share(&link.peer, &replicas) {
-            for message in removals(space, posts, &link.peer) {
-                link.control.push(message);
+        match access(&link.peer, Some(&view)) {
+            Access::Replica => {}
+            Access::Removed(_) => {
+                for message in removal(&view, posts, &link.peer) {
+                    link.control.push(message);
+                }
+                continue;
             }
-            continue;
+            Access::Nothing => continue,
         }
         let messages = match source {
             None => {
@@ -58,19 +59,23 @@ pub(crate) fn announce(node: &Arc<Node>, space: SpaceId, posts: &[Post], source:
     }
 }
 
-/// The messages telling `peer` it was removed from `space`'s replica set: those of
-/// `posts` that unshare it, and nothing else, so it stops holding and offering the
-/// space (it held the space until then, so they reveal nothing new).
-pub(crate) fn removals<'p>(
-    space: SpaceId,
+/// The message telling `peer`, a former replica of the space of `view`, that it was
+/// removed: the unshare that removed it, if it is among `posts`, and nothing else, so
+/// it stops holding and offering the space (it held the space until then, so this
+/// reveals nothing new). Nothing for a node that never was a replica (spec 7.9).
+pub(crate) fn removal<'p>(
+    view: &SpaceView,
     posts: impl IntoIterator<Item = &'p Post>,
     peer: &NodeId,
 ) -> Vec<Message> {
+    let Access::Removed(removal) = access(peer, Some(view)) else {
+        return Vec::new();
+    };
     let removals: Vec<Vec<u8>> = posts
         .into_iter()
-        .filter(|post| matches!(post.content(), Content::UnshareReplica(r) if r.node == *peer))
+        .filter(|post| post.id() == removal)
         .map(|post| post.bytes().to_vec())
         .collect();
     // Stored posts were valid, so none is over the bound.
-    post_batches(space, removals).unwrap_or_default()
+    post_batches(view.space(), removals).unwrap_or_default()
 }

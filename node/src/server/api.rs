@@ -25,12 +25,7 @@ pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> 
         return join(node, user, registered, token).await;
     }
     if !registered {
-        return Response::error(
-            ApiErrorCode::NotRegistered,
-            format!(
-                "{user} is not registered with this node: ask its admin for an invite (`parleyd invite`) and run `parley join INVITE`"
-            ),
-        );
+        return not_registered(&user);
     }
     match request {
         Request::WhoAmI => match node.storage.user_joined_at(&user) {
@@ -70,6 +65,16 @@ pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> 
         }
         _ => Response::error(ApiErrorCode::Malformed, "unknown request"),
     }
+}
+
+/// The answer to every request but `Join` from a key the node does not serve.
+pub(crate) fn not_registered(user: &UserId) -> Response {
+    Response::error(
+        ApiErrorCode::NotRegistered,
+        format!(
+            "{user} is not registered with this node: ask its admin for an invite (`parleyd invite`) and run `parley join INVITE`"
+        ),
+    )
 }
 
 async fn join(
@@ -138,18 +143,8 @@ async fn publish(node: &Arc<Node>, user: UserId, envelope: &ByteString) -> Respo
                 );
             }
             Content::Genesis(_) => {}
-            _ if spaces.membership(&space).is_none() => {
-                return Response::error(
-                    ApiErrorCode::Unknown,
-                    format!("this node holds no space {space}"),
-                );
-            }
-            _ if !spaces.is_member(&space, &user) => {
-                return Response::error(
-                    ApiErrorCode::NotMember,
-                    format!("you are not a member of space {space}"),
-                );
-            }
+            // A space the user may not read is answered as one the node does not hold.
+            _ if !spaces.is_member(&space, &user) => return no_such_space(&space),
             _ if !spaces::is_governance(&post)
                 && spaces
                     .membership(&space)
@@ -215,28 +210,48 @@ fn spaces(node: &Node, user: &UserId) -> Response {
     Response::Spaces { spaces: summaries }
 }
 
+/// The answer about a space the user may not read: the same whether the node holds it
+/// or not, so a non-member learns nothing of which spaces exist.
+pub(crate) fn no_such_space(space: &SpaceId) -> Response {
+    Response::error(
+        ApiErrorCode::Unknown,
+        format!("this node holds no space {space} that you are a member of"),
+    )
+}
+
+/// The answer about a post the user may not read: the same whether the node holds it
+/// or not.
+fn no_such_post(id: &PostId) -> Response {
+    Response::error(
+        ApiErrorCode::Unknown,
+        format!("this node holds no post {id} in a space you are a member of"),
+    )
+}
+
+/// Whether `user` may read `space` now: a current member. Checked against the
+/// membership view alone, before any of the space is read.
+fn may_read(node: &Node, user: &UserId, space: &SpaceId) -> bool {
+    node.spaces().is_member(space, user)
+}
+
 fn with_view(
     node: &Node,
     user: &UserId,
     space: &SpaceId,
     answer: impl FnOnce(&SpaceView) -> Response,
 ) -> Response {
+    if !may_read(node, user, space) {
+        return no_such_space(space);
+    }
     match node.view(space) {
-        Ok(view) if view.genesis().is_none() => Response::error(
-            ApiErrorCode::Unknown,
-            format!("this node holds no space {space}"),
-        ),
-        Ok(view) if !view.is_member(user) => Response::error(
-            ApiErrorCode::NotMember,
-            format!("you are not a member of space {space}"),
-        ),
+        Ok(view) if view.genesis().is_none() || !view.is_member(user) => no_such_space(space),
         Ok(view) => answer(&view),
         Err(error) => internal(error),
     }
 }
 
 fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
-    let (space, root) = match where_is(node, id) {
+    let (space, root) = match where_is(node, user, id) {
         Ok(Some((space, Some(root), _))) => (space, root),
         Ok(Some(_)) => {
             return Response::error(
@@ -244,12 +259,7 @@ fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
                 format!("{id} is not a thread or a reply"),
             );
         }
-        Ok(None) => {
-            return Response::error(
-                ApiErrorCode::Unknown,
-                format!("this node holds no post {id}"),
-            );
-        }
+        Ok(None) => return no_such_post(id),
         Err(error) => return internal(error),
     };
     with_view(node, user, &space, |view| match view.thread(&root) {
@@ -266,23 +276,29 @@ fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
 }
 
 fn locate(node: &Node, user: &UserId, id: &PostId) -> Response {
-    match node.storage.get(id, clock::now()) {
-        Ok(Some(post)) => {
-            let space = post.space();
-            let thread = thread_of(&post);
-            with_view(node, user, &space, |_| Response::Located {
-                space,
-                thread,
-                author: post.author(),
-                kind: post.content().tag(),
-            })
-        }
-        Ok(None) => Response::error(
-            ApiErrorCode::Unknown,
-            format!("this node holds no post {id}"),
-        ),
+    match readable(node, user, id) {
+        Ok(Some(post)) => Response::Located {
+            space: post.space(),
+            thread: thread_of(&post),
+            author: post.author(),
+            kind: post.content().tag(),
+        },
+        Ok(None) => no_such_post(id),
         Err(error) => internal(error),
     }
+}
+
+/// The post `id` if it is held in full in a space `user` may read now; `None` for a
+/// post not held and for one the user may not read alike.
+fn readable(
+    node: &Node,
+    user: &UserId,
+    id: &PostId,
+) -> Result<Option<Post>, crate::storage::StorageError> {
+    Ok(node
+        .storage
+        .get(id, clock::now())?
+        .filter(|post| may_read(node, user, &post.space())))
 }
 
 /// The thread a post belongs to: itself for a thread, its root for a reply.
@@ -296,11 +312,13 @@ fn thread_of(post: &Post) -> Option<PostId> {
 
 type Located = Option<(SpaceId, Option<PostId>, UserId)>;
 
-fn where_is(node: &Node, id: &PostId) -> Result<Located, crate::storage::StorageError> {
-    Ok(node
-        .storage
-        .get(id, clock::now())?
-        .map(|post| (post.space(), thread_of(&post), post.author())))
+/// Where the post `id` is, if `user` may read it.
+fn where_is(
+    node: &Node,
+    user: &UserId,
+    id: &PostId,
+) -> Result<Located, crate::storage::StorageError> {
+    Ok(readable(node, user, id)?.map(|post| (post.space(), thread_of(&post), post.author())))
 }
 
 fn unread(node: &Node, user: &UserId, mark: bool) -> Response {
@@ -338,15 +356,11 @@ fn unread(node: &Node, user: &UserId, mark: bool) -> Response {
 
 fn mark_read(node: &Node, user: &UserId, ids: &[PostId]) -> Response {
     let mut by_space: BTreeMap<SpaceId, Vec<PostId>> = BTreeMap::new();
+    // Only posts the user may read are recorded; any other id is refused as unknown.
     for id in ids {
-        match where_is(node, id) {
+        match where_is(node, user, id) {
             Ok(Some((space, _, _))) => by_space.entry(space).or_default().push(*id),
-            Ok(None) => {
-                return Response::error(
-                    ApiErrorCode::Unknown,
-                    format!("this node holds no post {id}"),
-                );
-            }
+            Ok(None) => return no_such_post(id),
             Err(error) => return internal(error),
         }
     }

@@ -5,6 +5,8 @@
 mod admin;
 mod api;
 pub(crate) mod spaces;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -455,14 +457,25 @@ async fn connection(node: Arc<Node>, incoming: quinn::Incoming) -> Result<(), Tr
 
 /// Streams new posts of the user's spaces (or of one) until the client goes away.
 async fn watch(node: &Node, user: UserId, space: Option<SpaceId>, mut send: quinn::SendStream) {
+    // Only `Join` is served to a key the node does not serve.
+    let refused = match node.storage.is_registered(&user) {
+        Ok(true) => None,
+        Ok(false) => Some(api::not_registered(&user)),
+        Err(error) => Some(Response::error(
+            parley_protocol::api::ApiErrorCode::Internal,
+            format!("the node failed: {error}"),
+        )),
+    };
+    if let Some(response) = refused {
+        let _ = transport::write_frame(&mut send, &response.encode()).await;
+        let _ = send.finish();
+        return;
+    }
     let mut events = node.events.subscribe();
     if let Some(space) = space {
         let allowed = node.spaces().is_member(&space, &user);
         if !allowed {
-            let response = Response::error(
-                parley_protocol::api::ApiErrorCode::NotMember,
-                format!("you are not a member of space {space}"),
-            );
+            let response = api::no_such_space(&space);
             let _ = transport::write_frame(&mut send, &response.encode()).await;
             let _ = send.finish();
             return;

@@ -110,6 +110,18 @@ impl Storage {
         Ok(self.contains(id)? || self.is_retracted(id)?)
     }
 
+    /// The space the post `id` is held in, in full or as a tombstone; `None` when it is
+    /// not held at all. What decides whether a peer's id of some space is news here.
+    pub fn held_in(&self, id: &PostId) -> Result<Option<SpaceId>, StorageError> {
+        if let Some(space) = self.tombstone_space(id)? {
+            return Ok(Some(space));
+        }
+        match self.envelope(id)? {
+            Some(bytes) => Ok(parley_protocol::envelope::peek_space(&bytes)),
+            None => Ok(None),
+        }
+    }
+
     /// Every item of `space`, posts and tombstones, in `(created_at, id)` order: what
     /// reconciliation runs over.
     pub fn items(&self, space: &SpaceId) -> Result<Vec<Item>, StorageError> {

@@ -125,6 +125,24 @@ impl Storage {
         Ok(found)
     }
 
+    /// The space of the post `id` if it was dropped for a retraction.
+    pub(super) fn tombstone_space(&self, id: &PostId) -> Result<Option<SpaceId>, StorageError> {
+        let key = keys::tombstone(id);
+        match self.db.get(&key)? {
+            Some(record) => match parse_tombstone(&record) {
+                Some((space, _)) => Ok(Some(space)),
+                None => Err(keys::corrupt(
+                    &key,
+                    Corruption::Length {
+                        expected: TOMBSTONE_LEN,
+                        found: record.len(),
+                    },
+                )),
+            },
+            None => Ok(None),
+        }
+    }
+
     /// Whether the post `id` was dropped for a retraction.
     pub fn is_retracted(&self, id: &PostId) -> Result<bool, StorageError> {
         Ok(self.db.contains_key(keys::tombstone(id))?)

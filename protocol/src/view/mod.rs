@@ -65,6 +65,9 @@ pub struct SpaceView {
     /// The current replica set.
     #[serde(serialize_with = "text::set::serialize")]
     replicas: BTreeSet<NodeId>,
+    /// Former replicas, each with the unshare that removed it.
+    #[serde(skip)]
+    removed_replicas: BTreeMap<NodeId, PostId>,
     /// Display names, by user.
     #[serde(serialize_with = "text::keyed::serialize")]
     display_names: BTreeMap<UserId, String>,
@@ -117,6 +120,7 @@ impl SpaceView {
         let threads = summary::thread_list(&thread_views, &display_names);
         let decisions = summary::decisions(&thread_views);
         let genesis = &history.genesis_content;
+        let replicas = replica::replicas(&history, &timeline);
         Self {
             space,
             genesis: Some(GenesisInfo {
@@ -127,7 +131,8 @@ impl SpaceView {
                 home_node: genesis.home_node,
                 created_at: history.genesis.created_at(),
             }),
-            replicas: replica::replicas(&history, &timeline),
+            replicas: replicas.nodes,
+            removed_replicas: replicas.removed,
             timeline,
             display_names,
             threads,
@@ -177,6 +182,12 @@ impl SpaceView {
         &self.replicas
     }
 
+    /// The unshare that took `node` out of the replica set, if `node` was a replica and
+    /// is not now: the one post of the space such a node may still be sent (spec 7.9).
+    pub fn removal_of(&self, node: &NodeId) -> Option<PostId> {
+        self.removed_replicas.get(node).copied()
+    }
+
     /// Whether `user` is a member now.
     pub fn is_member(&self, user: &UserId) -> bool {
         self.timeline.members().contains(user)
@@ -223,6 +234,7 @@ impl SpaceView {
             genesis: None,
             timeline: Timeline::default(),
             replicas: BTreeSet::new(),
+            removed_replicas: BTreeMap::new(),
             display_names: BTreeMap::new(),
             threads: Vec::new(),
             thread_views: BTreeMap::new(),

@@ -10,7 +10,7 @@
 //! - [`error_code`]: the codes of the `Error` message.
 //! - [`version`]: the ALPN and version negotiation.
 //! - [`hello`]: the checks on a peer's first and later `Hello`.
-//! - [`privacy`]: which spaces may be offered to, or answered for, which peer.
+//! - [`privacy`]: what of which space may go to which peer (spec 7.9).
 //! - [`batch`]: splitting ids and envelopes into messages within the bounds.
 
 pub mod batch;
@@ -26,7 +26,9 @@ pub use error::WireError;
 pub use error_code::ErrorCode;
 pub use hello::{HelloError, PeerHello};
 pub use message::{Message, MessageKind};
-pub use privacy::{may_share, spaces_to_answer, spaces_to_offer};
+pub use privacy::{
+    Access, access, ids_to_want, may_receive, may_share, spaces_to_answer, spaces_to_offer,
+};
 pub use version::{ALPN, WIRE_VERSION, negotiate_version};
 
 #[cfg(test)]

@@ -266,3 +266,4 @@ async fn a_peer_sending_garbage_is_cut_off_and_refused() {
     assert!(within(HandPeer::connect(&rogue, &node)).await.is_err());
     node.shutdown().await.unwrap();
 }
+mod privacy;

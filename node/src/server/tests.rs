@@ -1,0 +1,224 @@
+//! The client API against users speaking it directly over QUIC on loopback: what a
+//! registered user who is a member of nothing, and a key that is not registered, can
+//! learn. Every wait is bounded.
+
+use std::future::Future;
+use std::time::Duration;
+
+use parley_protocol::api::{ApiErrorCode, CLIENT_ALPN, Request, Response};
+use parley_protocol::content::{Content, Genesis, Reply, Thread};
+use parley_protocol::encoding::{BoundedVec, ByteString};
+use parley_protocol::{Post, PostId, SecretKey, SpaceId, Timestamp};
+
+use crate::clock;
+use crate::federation::FederationConfig;
+use crate::storage::Storage;
+use crate::transport;
+
+use super::NodeHandle;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future).await.expect("timed out")
+}
+
+fn key(seed: u8) -> SecretKey {
+    SecretKey::from_seed(&[seed; 32])
+}
+
+fn at(offset_ms: u64) -> Timestamp {
+    Timestamp::from_millis(clock::now().as_millis() - 600_000 + offset_ms)
+}
+
+fn thread(title: &str) -> Content {
+    Content::Thread(Thread {
+        title: title.to_owned(),
+        body: "a private matter".to_owned(),
+        mentions: BoundedVec::new(),
+    })
+}
+
+/// A node whose founder (key 2) holds a space with a thread and a reply; keys 2 and 3
+/// are registered, key 3 a member of nothing.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    node: NodeHandle,
+    space: SpaceId,
+    thread: PostId,
+    reply: PostId,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (node_key, founder) = (key(1), key(2));
+    let now = clock::now();
+    let genesis = Genesis {
+        name: "board".to_owned(),
+        description: String::new(),
+        home_node: node_key.node_id(),
+        nonce: [1; 16],
+    };
+    let genesis = Post::sign_genesis(&founder, at(0), genesis, now).unwrap();
+    let space = genesis.space();
+    let root = Post::sign(&founder, space, at(1), thread("layoffs"), now).unwrap();
+    let reply = Post::sign(
+        &founder,
+        space,
+        at(2),
+        Content::Reply(Reply {
+            root: root.id(),
+            parent: root.id(),
+            body: "not yet".to_owned(),
+            mentions: BoundedVec::new(),
+        }),
+        now,
+    )
+    .unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    storage
+        .insert(&[genesis, root.clone(), reply.clone()])
+        .unwrap();
+    storage.register_user(&founder.user_id(), now).unwrap();
+    storage.register_user(&key(3).user_id(), now).unwrap();
+    let config = FederationConfig::default();
+    let endpoint = super::endpoint(&node_key, "127.0.0.1:0".parse().unwrap(), &config).unwrap();
+    let addr = endpoint.local_addr().unwrap();
+    let node = super::start(
+        node_key,
+        storage,
+        endpoint,
+        addr.to_string(),
+        config,
+        Vec::new(),
+    )
+    .unwrap();
+    Fixture {
+        _dir: dir,
+        node,
+        space,
+        thread: root.id(),
+        reply: reply.id(),
+    }
+}
+
+/// A user's connection to the node.
+struct User(quinn::Connection);
+
+impl User {
+    async fn connect(key: &SecretKey, node: &NodeHandle) -> Self {
+        let addr = node.local_addr().unwrap();
+        let endpoint = transport::client_endpoint(key, addr).unwrap();
+        let connection = within(transport::connect(&endpoint, addr, node.id(), CLIENT_ALPN))
+            .await
+            .unwrap();
+        Self(connection)
+    }
+
+    async fn ask(&self, request: &Request) -> Response {
+        let bytes = within(transport::request(&self.0, &request.encode(), 1 << 22))
+            .await
+            .unwrap();
+        Response::decode(&bytes).unwrap()
+    }
+}
+
+/// Every request that names a space or a post, about `space`, `thread` and `reply`
+/// (the last, a publish, signed by `author` into `space`).
+fn requests(space: SpaceId, thread: PostId, reply: PostId, author: &SecretKey) -> Vec<Request> {
+    let post = Post::sign(author, space, at(5), thread_content(), clock::now()).unwrap();
+    vec![
+        Request::Threads { space },
+        Request::Members { space },
+        Request::Decisions { space },
+        Request::Thread { id: thread },
+        Request::Thread { id: reply },
+        Request::Locate { id: thread },
+        Request::Locate { id: reply },
+        Request::MarkRead {
+            ids: BoundedVec::try_from_vec(vec![thread, reply]).unwrap(),
+        },
+        Request::Publish {
+            envelope: ByteString(post.bytes().to_vec()),
+        },
+        Request::Watch { space: Some(space) },
+    ]
+}
+
+fn thread_content() -> Content {
+    thread("let me in")
+}
+
+#[tokio::test]
+async fn a_member_of_nothing_gets_the_answers_given_for_what_does_not_exist() {
+    let fx = within(fixture()).await;
+    let outsider = key(3);
+    let user = User::connect(&outsider, &fx.node).await;
+    let (space, thread, reply) = (fx.space, fx.thread, fx.reply);
+    let (no_space, no_thread, no_reply) = (
+        SpaceId::from_bytes([0x77; 32]),
+        PostId::from_bytes([0x66; 32]),
+        PostId::from_bytes([0x65; 32]),
+    );
+    let held = requests(space, thread, reply, &outsider);
+    let unknown = requests(no_space, no_thread, no_reply, &outsider);
+    for (asked, control) in held.iter().zip(&unknown) {
+        let answer = user.ask(asked).await;
+        let expected = user.ask(control).await;
+        let Response::Error { code, message } = answer else {
+            panic!("{asked:?} was answered {answer:?}")
+        };
+        // Named by the ids asked about, the two answers are the same.
+        let renamed = message
+            .replace(&space.to_string(), &no_space.to_string())
+            .replace(&thread.to_string(), &no_thread.to_string())
+            .replace(&reply.to_string(), &no_reply.to_string());
+        assert_eq!(
+            Response::Error {
+                code,
+                message: renamed
+            },
+            expected,
+            "{asked:?}"
+        );
+        assert_eq!(code, ApiErrorCode::Unknown, "{asked:?}");
+    }
+
+    // The founder, a member, is answered in full: the requests above do reach the space.
+    let founder = User::connect(&key(2), &fx.node).await;
+    assert!(matches!(
+        founder.ask(&Request::Locate { id: reply }).await,
+        Response::Located { space: s, .. } if s == space
+    ));
+    assert!(matches!(
+        founder
+            .ask(&Request::MarkRead {
+                ids: BoundedVec::try_from_vec(vec![thread]).unwrap()
+            })
+            .await,
+        Response::Done
+    ));
+    fx.node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_registered_may_only_join() {
+    let fx = within(fixture()).await;
+    let stranger = User::connect(&key(4), &fx.node).await;
+    for request in [
+        Request::Watch { space: None },
+        Request::Watch {
+            space: Some(fx.space),
+        },
+        Request::Spaces,
+        Request::Threads { space: fx.space },
+    ] {
+        match stranger.ask(&request).await {
+            Response::Error { code, .. } => {
+                assert_eq!(code, ApiErrorCode::NotRegistered, "{request:?}")
+            }
+            other => panic!("{request:?} was answered {other:?}"),
+        }
+    }
+    fx.node.shutdown().await.unwrap();
+}
