@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use parley_node::config::{DataDir, Settings};
+use parley_node::lock::{DirLock, LockError};
 use parley_node::server::{AdminRequest, AdminResponse, PeerRecord};
 use parley_node::storage::{Storage, StorageError};
 use parley_node::{clock, keyfile, server, transport};
@@ -84,6 +85,10 @@ pub(crate) fn init(
             dir.key().display()
         );
     }
+    create_private_dir(&dir.0)?;
+    let Some(_lock) = DirLock::for_admin(&dir.0, LOCK_PATIENCE)? else {
+        bail!("a node is starting in {}", dir.0.display());
+    };
     let (key, settings) = create_node(&dir, listen, public_address)?;
     let address = NodeAddress {
         node: key.node_id(),
@@ -105,8 +110,13 @@ pub(crate) fn init(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates the key, config and database of a new node in `dir`. The key is written
-/// last, so a failure leaves no half-made node behind that `load` would accept.
+/// How long a node waits for an admin command holding the store, and an admin
+/// command for another one or for a starting node to answer.
+const LOCK_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Creates the key, config and database of a new node in `dir`, whose lock the caller
+/// holds. The key is written last, so a failure leaves no half-made node behind that
+/// `load` would accept.
 fn create_node(
     dir: &DataDir,
     listen: Option<SocketAddr>,
@@ -154,7 +164,25 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
     let dir = DataDir::resolve(args.data_dir.clone())?;
     let empty = std::fs::read_dir(&dir.0).map_or(true, |mut entries| entries.next().is_none());
-    if !dir.key().exists() && empty {
+    let create = !dir.key().exists() && empty;
+    if create {
+        create_private_dir(&dir.0)?;
+    }
+    // Held until the node has stopped and let go of the store: admin commands then ask
+    // the node instead of opening the store, and wait while it starts.
+    let lock = if dir.0.is_dir() {
+        Some(DirLock::for_node(&dir.0, LOCK_PATIENCE).map_err(|error| match error {
+            LockError::NodeRunning { pid, .. } => anyhow::anyhow!(
+                "the node in {} is already running (process {pid}): stop it first; `parleyd status{}` talks to it",
+                dir.0.display(),
+                data_dir_flag(args)
+            ),
+            other => anyhow::Error::new(other),
+        })?)
+    } else {
+        None
+    };
+    if create {
         // A first `parleyd run` on a fresh machine sets the node up with the defaults.
         create_node(&dir, None, None)?;
         println!(
@@ -166,36 +194,40 @@ pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(args)?;
     crate::init_tracing(&loaded.settings.log);
     let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
-        StorageError::Locked { .. } => {
-            anyhow::anyhow!("the node in {} is already running", loaded.dir.0.display())
-        }
+        StorageError::Locked { .. } => anyhow::anyhow!(
+            "the database in {} is held by another process that does not take parleyd's lock (an older parleyd?)",
+            loaded.dir.db().display()
+        ),
         other => anyhow::Error::new(other).context(format!(
             "opening the database in {}",
             loaded.dir.db().display()
         )),
     })?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let advertised = loaded.settings.advertised();
-        println!(
-            "parleyd {} serving at {}",
-            env!("CARGO_PKG_VERSION"),
-            NodeAddress {
-                node: loaded.key.node_id(),
-                host_port: advertised.clone()
-            }
-        );
-        server::run(
+        let federation = loaded.settings.federation.config();
+        let endpoint = server::endpoint(&loaded.key, loaded.settings.listen, &federation)?;
+        let address = NodeAddress {
+            node: loaded.key.node_id(),
+            host_port: advertised.clone(),
+        };
+        let handle = server::start(
             loaded.key,
             storage,
-            loaded.settings.listen,
+            endpoint,
             advertised,
-            loaded.settings.federation.config(),
+            federation,
             loaded.settings.federation.peer_addresses(),
-            shutdown_signal(),
-        )
-        .await
-    })?;
+        )?;
+        // Said once the node answers, so whoever waits for this line can use it.
+        println!("parleyd {} serving at {address}", env!("CARGO_PKG_VERSION"));
+        shutdown_signal().await;
+        handle.shutdown().await
+    });
+    drop(runtime);
+    drop(lock);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -223,43 +255,78 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs an admin command: on the store directly when the node is stopped, through the
-/// running node (its admin ALPN, authenticated by the node key) when it holds the store.
+/// Runs an admin command: on the store directly when the node is stopped (holding the
+/// data directory's lock, so a node starting meanwhile waits), through the running node
+/// (its admin ALPN, authenticated by the node key) when a node holds the lock, waiting
+/// for a starting node to answer.
 fn admin(args: &DirArgs, request: AdminRequest) -> anyhow::Result<AdminResponse> {
     let loaded = load(args)?;
     let advertised = loaded.settings.advertised();
-    match Storage::open(&loaded.dir.db()) {
-        Ok(storage) => {
+    let dir = &loaded.dir.0;
+    let start = std::time::Instant::now();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    loop {
+        if let Some(lock) = DirLock::for_admin(dir, LOCK_PATIENCE)? {
+            let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
+                StorageError::Locked { .. } => anyhow::anyhow!(
+                    "the database in {} is held by another process that does not take parleyd's lock (an older parleyd?)",
+                    loaded.dir.db().display()
+                ),
+                other => anyhow::Error::new(other).context(format!(
+                    "opening the database in {}",
+                    loaded.dir.db().display()
+                )),
+            })?;
             let response =
                 server::admin_execute(&storage, loaded.key.node_id(), &advertised, None, request);
             storage.flush()?;
-            Ok(response)
+            drop(storage);
+            drop(lock);
+            return Ok(response);
         }
-        Err(StorageError::Locked { .. }) => {
-            let mut target = loaded.settings.listen;
-            if target.ip().is_unspecified() {
-                target.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        // A node runs or starts here: ask it, once it answers.
+        let mut target = loaded.settings.listen;
+        if target.ip().is_unspecified() {
+            target.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        match runtime.block_on(ask_node(&loaded.key, target, &request)) {
+            Ok(response) => return Ok(response),
+            Err(error) if start.elapsed() >= LOCK_PATIENCE => {
+                return Err(error.context(format!(
+                    "the node in {} holds its store but did not answer at {target} within {}s",
+                    dir.display(),
+                    LOCK_PATIENCE.as_secs()
+                )));
             }
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(async {
-                let endpoint = transport::client_endpoint(&loaded.key, target)?;
-                let connection = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    transport::connect(&endpoint, target, loaded.key.node_id(), ADMIN_ALPN),
-                )
-                .await
-                .context(format!("the running node did not answer at {target}"))??;
-                let body = serde_json::to_vec(&request)?;
-                let reply = transport::request(&connection, &body, server::MAX_ADMIN_BYTES).await?;
-                connection.close(0u32.into(), b"done");
-                serde_json::from_slice(&reply).context("the node's answer is not an admin response")
-            })
+            // Still starting (not yet listening), or stopped meanwhile: look again.
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
-        Err(error) => Err(anyhow::Error::new(error).context(format!(
-            "opening the database in {}",
-            loaded.dir.db().display()
-        ))),
     }
+}
+
+/// One admin request to the node listening at `target`.
+async fn ask_node(
+    key: &SecretKey,
+    target: SocketAddr,
+    request: &AdminRequest,
+) -> anyhow::Result<AdminResponse> {
+    let endpoint = transport::client_endpoint(key, target)?;
+    let connection = tokio::time::timeout(
+        Duration::from_secs(1),
+        transport::connect(&endpoint, target, key.node_id(), ADMIN_ALPN),
+    )
+    .await
+    .context(format!("the running node did not answer at {target}"))??;
+    let body = serde_json::to_vec(request)?;
+    // A node stopping meanwhile may never answer; the caller then looks again.
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        transport::request(&connection, &body, server::MAX_ADMIN_BYTES),
+    )
+    .await
+    .context(format!("the node at {target} did not answer within 10 s"))??;
+    connection.close(0u32.into(), b"done");
+    serde_json::from_slice(&reply).context("the node's answer is not an admin response")
 }
 
 fn finish(

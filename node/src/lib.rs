@@ -14,6 +14,8 @@ pub mod federation;
 #[cfg(feature = "server")]
 pub mod keyfile;
 #[cfg(feature = "server")]
+pub mod lock;
+#[cfg(feature = "server")]
 pub mod server;
 
 #[cfg(feature = "server")]

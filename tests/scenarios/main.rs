@@ -1,6 +1,7 @@
 //! Scenario tests across Parley's crates. One test binary; one module per scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_race;
 mod corpus;
 mod federation;
 mod federation_mesh;

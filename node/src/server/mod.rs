@@ -163,23 +163,6 @@ impl Node {
     }
 }
 
-/// Serves until `shutdown` completes, on an endpoint bound to `listen`.
-pub async fn run(
-    key: SecretKey,
-    storage: Storage,
-    listen: SocketAddr,
-    advertised: String,
-    federation: FederationConfig,
-    peers: Vec<NodeAddress>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), NodeError> {
-    let endpoint = endpoint(&key, listen, &federation)?;
-    serve(
-        key, storage, endpoint, advertised, federation, peers, shutdown,
-    )
-    .await
-}
-
 /// The node's QUIC endpoint bound to `listen`: it serves the client, admin and node
 /// protocols, and dials peers from the same port.
 pub fn endpoint(
