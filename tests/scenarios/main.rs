@@ -8,5 +8,6 @@ mod federation_mesh;
 mod federation_netns;
 mod federation_orgs;
 mod federation_property;
+mod federation_recovery;
 mod replication;
 mod team_node;

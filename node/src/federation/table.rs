@@ -12,6 +12,11 @@ use tokio::task::JoinHandle;
 
 use super::link::Link;
 
+/// Two connections between the same nodes admitted within this long of each other were
+/// dialed at once by both sides (a duel, settled by node id); a later one replaces the
+/// old one.
+pub(crate) const DUEL_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What `parleyd status` shows of one peer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -169,14 +174,21 @@ impl Table {
         self.peers.entry(*peer).or_default().banned_until = Some(until);
     }
 
-    /// Decides whether a new connection to `link.peer` is kept. Of two live connections
-    /// between the same nodes, both sides keep the one dialed by the lower node id; a
-    /// new connection dialed by the same side as the old one replaces it (the old one is
-    /// stale).
+    /// Decides whether a new connection to `link.peer` is kept. When both nodes dialed
+    /// at once (the old connection is younger than [`DUEL_WINDOW`]), both sides keep the
+    /// one dialed by the lower node id. Otherwise the new connection replaces the old
+    /// one: a node dials only when it holds no connection to the peer, so the old one is
+    /// stale on its side (it restarted, or lost the old one) even while this side has
+    /// not yet noticed, and refusing the new one would hold the two apart until the old
+    /// one timed out.
     pub(crate) fn admit(&mut self, link: Arc<Link>, now: Timestamp) -> Admission {
         let entry = self.peers.entry(link.peer).or_default();
+        let duel = entry.since.is_some_and(|since| {
+            now.as_millis().saturating_sub(since.as_millis()) < DUEL_WINDOW.as_millis() as u64
+        });
         if let Some(old) = &entry.link
             && old.connection.close_reason().is_none()
+            && duel
             && old.dialer < link.dialer
         {
             return Admission::Duplicate;
