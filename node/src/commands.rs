@@ -69,7 +69,43 @@ fn load(args: &DirArgs) -> anyhow::Result<Loaded> {
     }
     let key = keyfile::read(&dir.key()).context("reading the node key")?;
     let settings = Settings::load(&dir.config())?;
+    // A node's database never disappears by itself: starting an empty one in its place
+    // would silently forget every post, user and peer.
+    if !dir.db().exists() {
+        bail!(
+            "the node's database {} is missing, though its key and config are in {} \
+             (a disk that is not mounted? a moved folder?): restore it; to start this node \
+             over with an empty store instead, create the folder: mkdir {}",
+            dir.db().display(),
+            dir.0.display(),
+            dir.db().display()
+        );
+    }
     Ok(Loaded { dir, key, settings })
+}
+
+/// Opens the node's store (whose lock the caller holds), saying what a rebuild of a
+/// lost index could not recover.
+fn open_store(loaded: &Loaded) -> anyhow::Result<Storage> {
+    let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
+        StorageError::Locked { .. } => anyhow::anyhow!(
+            "the database in {} is held by another process that does not take parleyd's lock (an older parleyd?)",
+            loaded.dir.db().display()
+        ),
+        other => anyhow::Error::new(other).context(format!(
+            "opening the database in {}",
+            loaded.dir.db().display()
+        )),
+    })?;
+    if let Some(rebuilt) = storage.rebuilt() {
+        eprintln!(
+            "warning: the index of {} was missing; rebuilt it from the envelope log ({} posts). {}",
+            loaded.dir.db().display(),
+            rebuilt.posts,
+            rebuilt.what_was_lost()
+        );
+    }
+    Ok(storage)
 }
 
 pub(crate) fn init(
@@ -193,16 +229,7 @@ pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
     }
     let loaded = load(args)?;
     crate::init_tracing(&loaded.settings.log);
-    let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
-        StorageError::Locked { .. } => anyhow::anyhow!(
-            "the database in {} is held by another process that does not take parleyd's lock (an older parleyd?)",
-            loaded.dir.db().display()
-        ),
-        other => anyhow::Error::new(other).context(format!(
-            "opening the database in {}",
-            loaded.dir.db().display()
-        )),
-    })?;
+    let storage = open_store(&loaded)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let served = runtime.block_on(async {
         let advertised = loaded.settings.advertised();
@@ -267,16 +294,7 @@ fn admin(args: &DirArgs, request: AdminRequest) -> anyhow::Result<AdminResponse>
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     loop {
         if let Some(lock) = DirLock::for_admin(dir, LOCK_PATIENCE)? {
-            let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
-                StorageError::Locked { .. } => anyhow::anyhow!(
-                    "the database in {} is held by another process that does not take parleyd's lock (an older parleyd?)",
-                    loaded.dir.db().display()
-                ),
-                other => anyhow::Error::new(other).context(format!(
-                    "opening the database in {}",
-                    loaded.dir.db().display()
-                )),
-            })?;
+            let storage = open_store(&loaded)?;
             let response =
                 server::admin_execute(&storage, loaded.key.node_id(), &advertised, None, request);
             storage.flush()?;
@@ -403,6 +421,19 @@ pub(crate) fn status(args: &DirArgs) -> anyhow::Result<ExitCode> {
                 "  {:<20} {:>7} posts  {}\n",
                 space.name, space.posts, space.space
             ));
+        }
+        if !status.quarantined.is_empty() {
+            out.push_str(&format!(
+                "damaged  {} posts, not held until a peer sends them again\n",
+                status.quarantined.len()
+            ));
+            for damaged in &status.quarantined {
+                out.push_str(&format!(
+                    "  {}  {}\n",
+                    damaged.id,
+                    damaged.space.as_deref().unwrap_or("(space unknown)")
+                ));
+            }
         }
         out
     })

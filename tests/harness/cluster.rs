@@ -106,6 +106,11 @@ impl TestPeer {
         }
     }
 
+    /// The node's store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The running node.
     pub fn node(&self) -> &NodeHandle {
         self.handle.as_ref().expect("the node is running")

@@ -86,3 +86,95 @@ fn a_node_back_from_a_crash_converges_within_seconds() {
         eprintln!("converged after each restart in {measured:?}");
     });
 }
+
+/// Bytes flipped in random records of a replica's log (a failing disk): the node starts,
+/// every other post stays readable, exactly the damaged ones are missing, and a peer
+/// restores them.
+#[test]
+fn damaged_records_are_missing_alone_until_a_peer_restores_them() {
+    use std::collections::BTreeSet;
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+
+    use parley_node::storage::Storage;
+    use parley_tests::cluster::{eventually, test_config};
+
+    run(Duration::from_secs(90), async {
+        let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+        let config = test_config(Duration::from_secs(1));
+        let a = TestPeer::start(key(161), dirs[0].path(), config.clone()).await;
+        let mut b = TestPeer::start(key(162), dirs[1].path(), config).await;
+        let mut space = SpaceBuilder::new("fragile", 1, a.id());
+        let mut rng = Rng::new(161);
+        let mut posts = vec![space.genesis.clone(), space.share(b.id())];
+        for _ in 0..60 {
+            posts.push(space.random_post(&mut rng));
+        }
+        a.publish(posts).await;
+        let to_b = Link::start(b.addr).await.unwrap();
+        let to_a = Link::start(a.addr).await.unwrap();
+        a.peer_with(&b, to_b.addr());
+        b.peer_with(&a, to_a.addr());
+        let s = space.space;
+        until("B to hold the space", Duration::from_secs(20), || {
+            b.shown(&s) == a.shown(&s)
+        })
+        .await;
+        // What B holds (A also keeps tombstones of retracted posts B never received).
+        let before = b.ids(&s);
+
+        // B stops; a byte flips in the middle of seven of its records.
+        let damaged: BTreeSet<_>;
+        to_b.cut();
+        to_a.cut();
+        b.stop().await;
+        {
+            let storage = eventually("B's store to be released", Duration::from_secs(10), || {
+                Storage::open(b.dir()).ok()
+            })
+            .await;
+            // Seven posts held in full (not tombstones), spread over the space.
+            let full: Vec<_> = before
+                .iter()
+                .filter(|id| storage.envelope_location(id).unwrap().is_some())
+                .copied()
+                .collect();
+            damaged = (0..7).map(|i| full[(i * 9 + 3) % full.len()]).collect();
+            for id in &damaged {
+                let (path, offset, len) = storage.envelope_location(id).unwrap().unwrap();
+                let mut file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .unwrap();
+                let at = offset + u64::from(len) / 2;
+                let mut byte = [0];
+                file.seek(SeekFrom::Start(at)).unwrap();
+                file.read_exact(&mut byte).unwrap();
+                file.seek(SeekFrom::Start(at)).unwrap();
+                file.write_all(&[byte[0] ^ 0x01]).unwrap();
+            }
+        }
+
+        // Back, cut off from A: it serves, and exactly the damaged posts are missing.
+        b.restart().await;
+        let expected: BTreeSet<_> = before.difference(&damaged).copied().collect();
+        until(
+            "B's scrub to find the damage",
+            Duration::from_secs(20),
+            || b.ids(&s) == expected,
+        )
+        .await;
+        let view = b.view(&s);
+        assert!(!view.threads().is_empty(), "the space reads");
+
+        // In touch with A again: the damaged posts come back.
+        to_b.heal();
+        to_a.heal();
+        until(
+            "A to restore B's damaged posts",
+            Duration::from_secs(20),
+            || b.ids(&s) == before && b.shown(&s) == a.shown(&s),
+        )
+        .await;
+    });
+}

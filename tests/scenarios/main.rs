@@ -10,4 +10,5 @@ mod federation_orgs;
 mod federation_property;
 mod federation_recovery;
 mod replication;
+mod store_recovery;
 mod team_node;

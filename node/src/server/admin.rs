@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::federation::{self, PeerStatus};
-use crate::storage::Storage;
+use crate::storage::{Quarantined, Storage};
 use crate::transport::{self, TransportError};
 
 use super::Node;
@@ -103,6 +103,9 @@ pub struct Status {
     pub spaces: Vec<SpaceStatus>,
     /// Bytes the store takes on disk.
     pub disk_bytes: u64,
+    /// Posts whose record was found damaged, not held until a peer sends them again.
+    #[serde(default)]
+    pub quarantined: Vec<Quarantined>,
 }
 
 /// The answer to an admin command.
@@ -256,6 +259,7 @@ fn status(
         peers: peers(storage, live)?,
         spaces,
         disk_bytes: storage.size_on_disk().map_err(|e| e.to_string())?,
+        quarantined: storage.quarantined().map_err(|e| e.to_string())?,
     })
 }
 

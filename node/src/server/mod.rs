@@ -4,6 +4,7 @@
 
 mod admin;
 mod api;
+mod scrub;
 pub(crate) mod spaces;
 #[cfg(test)]
 mod tests;
@@ -231,6 +232,8 @@ pub fn start(
         }
     }
     federation::start(&node, configured);
+    let scrub_stop = Arc::new(scrub::StopScrub::default());
+    let scrub = tokio::spawn(scrub::scrub_loop(node.clone(), scrub_stop.clone()));
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(accept_loop(node.clone(), endpoint.clone(), stopped));
     Ok(NodeHandle {
@@ -238,6 +241,10 @@ pub fn start(
         endpoint,
         stop,
         task,
+        scrub: Scrub {
+            task: scrub,
+            stop: scrub_stop,
+        },
     })
 }
 
@@ -248,6 +255,21 @@ pub struct NodeHandle {
     endpoint: quinn::Endpoint,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    scrub: Scrub,
+}
+
+/// The background scrub's task and the flag that stops it between batches.
+struct Scrub {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<scrub::StopScrub>,
+}
+
+impl Scrub {
+    /// Stops the scrub and waits until it let go of the store (within one batch).
+    async fn stop(self) {
+        self.stop.stop();
+        let _ = self.task.await;
+    }
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -345,9 +367,11 @@ impl NodeHandle {
             endpoint,
             stop,
             task,
+            scrub,
         } = self;
         let _ = stop.send(());
         let _ = task.await;
+        scrub.stop().await;
         federation::stop(&node);
         tracing::info!("shutting down");
         endpoint.close(0u32.into(), b"node shutting down");
@@ -363,6 +387,7 @@ impl NodeHandle {
         federation::stop(&self.node);
         self.endpoint.close(0u32.into(), b"node stopped");
         self.task.abort();
+        self.scrub.stop.stop();
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::error::{Corruption, StorageError};
 use super::log::{LOG_DIR, Log};
+use super::rebuild::{self, Rebuilt};
 use super::{CACHE_BYTES, keys, migrate};
 
 /// The store format this build writes and the newest it reads.
@@ -34,15 +35,35 @@ enum Found {
     Current { v1_files: bool },
     /// A format-1 store.
     Version1,
+    /// A log without its index (the index was lost): rebuilt from the log.
+    LogOnly,
 }
 
 /// Opens (or creates) the store in `dir`: its index, checked to be a Parley store of a
-/// format this build reads, and its log. Migrates a format-1 store first.
-pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log), StorageError> {
+/// format this build reads, and its log. Migrates a format-1 store first, and rebuilds
+/// a lost (or half-rebuilt) index from the log, saying what it recovered.
+pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log, Option<Rebuilt>), StorageError> {
+    let mut rebuilt = None;
     let db = match check_directory(dir)? {
         Found::Nothing => open_index(dir, false)?,
         Found::Version1 => migrate::from_v1(dir)?,
-        Found::Current { v1_files: false } => open_index(dir, true)?,
+        Found::LogOnly => {
+            let (db, report) = rebuild::from_log(dir)?;
+            rebuilt = Some(report);
+            db
+        }
+        Found::Current { v1_files: false } => {
+            let index = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
+            if rebuild::unfinished(&index)? {
+                drop(index);
+                let (db, report) = rebuild::from_log(dir)?;
+                rebuilt = Some(report);
+                db
+            } else {
+                check_format(dir, &index, true, FORMAT_VERSION)?;
+                index
+            }
+        }
         Found::Current { v1_files: true } => {
             let index = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
             if index.get(keys::META)?.is_some() {
@@ -56,7 +77,7 @@ pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log), StorageError> {
         }
     };
     let log = Log::open(dir)?;
-    Ok((db, log))
+    Ok((db, log, rebuilt))
 }
 
 /// The sled settings of a store's index: small records, no compression (compressing
@@ -129,7 +150,14 @@ fn check_directory(dir: &Path) -> Result<Found, StorageError> {
     if v1_files {
         return Ok(Found::Version1);
     }
-    if names.is_empty() || names == [LOG_DIR] {
+    if names == [LOG_DIR] {
+        return Ok(if holds_segments(&dir.join(LOG_DIR)) {
+            Found::LogOnly
+        } else {
+            Found::Nothing
+        });
+    }
+    if names.is_empty() {
         return Ok(Found::Nothing);
     }
     names.sort();
@@ -142,6 +170,13 @@ fn check_directory(dir: &Path) -> Result<Found, StorageError> {
     Err(StorageError::OtherFiles {
         path: dir.to_path_buf(),
         file,
+    })
+}
+
+/// Whether the log folder `dir` holds any segment file.
+fn holds_segments(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| {
+        entries.any(|entry| entry.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg")))
     })
 }
 

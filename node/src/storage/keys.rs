@@ -32,6 +32,8 @@ pub(super) const INVITE: u8 = b'v';
 pub(super) const READ: u8 = b'r';
 /// Peer nodes: `n node`.
 pub(super) const PEER: u8 = b'n';
+/// Posts whose record was found damaged and are treated as not held: `q id`.
+pub(super) const QUARANTINE: u8 = b'q';
 
 /// The value of an item whose post is a tombstone; a post held in full has an empty one.
 pub(super) const TOMBSTONE_MARK: &[u8] = b"x";
@@ -49,6 +51,11 @@ pub(super) fn post(id: &PostId) -> Vec<u8> {
 /// `x id`.
 pub(super) fn tombstone(id: &PostId) -> Vec<u8> {
     build(TOMBSTONE, &[id.as_bytes()])
+}
+
+/// `q id`.
+pub(super) fn quarantine(id: &PostId) -> Vec<u8> {
+    build(QUARANTINE, &[id.as_bytes()])
 }
 
 /// `e pointer`.

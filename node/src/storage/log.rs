@@ -48,12 +48,28 @@ use super::error::{Corruption, StorageError};
 pub(super) const LOG_DIR: &str = "log";
 /// A segment is closed once it holds this many bytes (a group may take it past).
 pub const SEGMENT_BYTES: u64 = 256 * 1024 * 1024;
+/// How many zero bytes `file` holds from `offset` on (at least one: the caller found a
+/// zero there), up to `end`.
+fn zeros_from(file: &File, offset: u64, end: u64) -> io::Result<u64> {
+    let mut run = 0u64;
+    let mut chunk = vec![0u8; 4096];
+    while offset + run < end {
+        let take = usize::try_from((end - offset - run).min(chunk.len() as u64)).unwrap_or(0);
+        file.read_exact_at(&mut chunk[..take], offset + run)?;
+        match chunk[..take].iter().position(|b| *b != 0) {
+            Some(first) => return Ok((run + first as u64).max(1)),
+            None => run += take as u64,
+        }
+    }
+    Ok(run.max(1))
+}
+
 /// The segment header: magic padded to 12 bytes, then the version.
 const MAGIC: &[u8; 12] = b"parley/log\0\0";
 const SEGMENT_VERSION: u32 = 1;
 const HEADER_LEN: u64 = 16;
 /// A record's bytes before its envelope: length and id.
-const RECORD_HEAD: usize = 4 + 32;
+pub(super) const RECORD_HEAD: usize = 4 + 32;
 
 /// Where a record is: the value of a post's `p id` entry in the index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +233,82 @@ impl Log {
         Ok(record)
     }
 
+    /// Every record of every segment whose bytes hash to its id, in log order, given
+    /// to `visit` with where it is: what rebuilding a lost index reads. Erased records
+    /// (zeros), torn tails and damaged records are stepped over: after one, the scan
+    /// looks for the next record byte by byte (a run of zeros at once).
+    pub(super) fn scan(
+        &self,
+        mut visit: impl FnMut(PostId, Vec<u8>, Pointer) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut numbers = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| io_error(&self.dir, e))? {
+            let entry = entry.map_err(|e| io_error(&self.dir, e))?;
+            if let Some(number) = segment_number(&entry.file_name().to_string_lossy()) {
+                numbers.push(number);
+            }
+        }
+        numbers.sort_unstable();
+        for segment in numbers {
+            let path = self.segment_path(segment);
+            let file = match self.file(segment) {
+                Ok(file) => file,
+                Err(LogOpen::Missing) => continue,
+                Err(LogOpen::Failed(error)) => return Err(error),
+            };
+            let end = file.metadata().map_err(|e| io_error(&path, e))?.len();
+            let mut offset = HEADER_LEN;
+            let mut head = [0u8; RECORD_HEAD];
+            while offset + RECORD_HEAD as u64 <= end {
+                file.read_exact_at(&mut head, offset)
+                    .map_err(|e| io_error(&path, e))?;
+                let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+                if len == 0 {
+                    offset += zeros_from(&file, offset, end).map_err(|e| io_error(&path, e))?;
+                    continue;
+                }
+                let stop = offset + RECORD_HEAD as u64 + u64::from(len);
+                if len as usize > MAX_ENVELOPE_BYTES || stop > end {
+                    offset += 1;
+                    continue;
+                }
+                let mut bytes = vec![0; len as usize];
+                file.read_exact_at(&mut bytes, offset + RECORD_HEAD as u64)
+                    .map_err(|e| io_error(&path, e))?;
+                let id = PostId::of_bytes(&bytes);
+                if head[4..] != *id.as_bytes() {
+                    offset += 1;
+                    continue;
+                }
+                visit(
+                    id,
+                    bytes,
+                    Pointer {
+                        segment,
+                        offset,
+                        len,
+                    },
+                )?;
+                offset = stop;
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope bytes at `at` as they are on disk, unchecked, if the segment holds
+    /// that many bytes: what a damaged record still says (its header), for finding its
+    /// index entries. Never trusted as a post.
+    pub(super) fn read_raw(&self, at: Pointer) -> Option<Vec<u8>> {
+        if at.len as usize > MAX_ENVELOPE_BYTES {
+            return None;
+        }
+        let file = self.file(at.segment).ok()?;
+        let mut bytes = vec![0; at.len as usize];
+        file.read_exact_at(&mut bytes, at.offset + RECORD_HEAD as u64)
+            .ok()?;
+        Some(bytes)
+    }
+
     /// Overwrites the record `at` with zeros and syncs its segment. Erasing a record
     /// twice, or one whose segment is gone, is not an error.
     pub(super) fn erase(&self, at: Pointer) -> Result<(), StorageError> {
@@ -308,7 +400,7 @@ impl Log {
         Ok(file)
     }
 
-    fn segment_path(&self, number: u32) -> PathBuf {
+    pub(super) fn segment_path(&self, number: u32) -> PathBuf {
         self.dir.join(segment_name(number))
     }
 }

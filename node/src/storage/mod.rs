@@ -48,6 +48,7 @@
 //! | `v blake3(token)` | JSON `{"uses_left": n, "expires_at": ms or null}` | invites |
 //! | `r user space id` | empty | read cursors |
 //! | `n node` | JSON `{"address": "NODE_ID@HOST:PORT"}` | peer nodes |
+//! | `q id` | JSON [`Quarantined`] | posts whose record was found damaged, not held until stored again |
 //!
 //! The thread index files each post under its *anchor*, the post its content points
 //! at: a reply under its thread's root, an edit, retraction or reaction under its
@@ -68,6 +69,8 @@ mod log;
 mod migrate;
 mod peers;
 mod posts;
+mod quarantine;
+mod rebuild;
 mod record;
 mod state;
 mod tombstone;
@@ -81,6 +84,8 @@ pub use error::{Corruption, InviteError, StorageError};
 pub use format::FORMAT_VERSION;
 pub use log::SEGMENT_BYTES;
 pub use posts::Inserted;
+pub use quarantine::{Quarantined, Scrubbed};
+pub use rebuild::Rebuilt;
 pub use state::SpaceState;
 pub use users::RegisteredUser;
 
@@ -97,6 +102,8 @@ pub struct Storage {
     /// Serializes writers of posts and tombstones, so that checking what is stored and
     /// writing the batch happen as one step.
     writer: Arc<Mutex<()>>,
+    /// What was recovered when this opening rebuilt a lost index from the log.
+    rebuilt: Option<Arc<Rebuilt>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -113,15 +120,25 @@ impl Storage {
     /// Refuses, with the variant saying why, anything that is not a Parley store this
     /// build can read; see the module documentation.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
-        let (db, log) = format::open(dir)?;
+        let (db, log, rebuilt) = format::open(dir)?;
         let storage = Self {
             db,
             log: Arc::new(log),
             path: Arc::new(dir.to_path_buf()),
             writer: Arc::new(Mutex::new(())),
+            rebuilt: rebuilt.map(Arc::new),
         };
         storage.finish_erasing()?;
+        if let Some(rebuilt) = &storage.rebuilt {
+            storage.retract_again(&rebuilt.retractions)?;
+        }
         Ok(storage)
+    }
+
+    /// What this opening recovered, when it rebuilt a lost index from the log (the
+    /// caller should tell the node's admin [`Rebuilt::what_was_lost`]).
+    pub fn rebuilt(&self) -> Option<&Rebuilt> {
+        self.rebuilt.as_deref()
     }
 
     /// The directory the store lives in.

@@ -9,6 +9,7 @@ use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 
 use super::error::{Corruption, StorageError};
 use super::log::Pointer;
+use super::quarantine::is_damage;
 use super::{Storage, keys};
 
 /// What storing one post did.
@@ -72,14 +73,43 @@ impl Storage {
     /// them again (they were validated when stored): what a node sends its peers.
     /// The bytes are checked to hash to `id` (a damaged log record is
     /// [`StorageError::Corrupt`]).
+    ///
+    /// A damaged record costs that post only: it is quarantined (see the `quarantine`
+    /// module) and reported as not held.
     pub fn envelope(&self, id: &PostId) -> Result<Option<Vec<u8>>, StorageError> {
-        match self.pointer(id)? {
-            Some(pointer) => self
-                .log
-                .read(pointer, id, &keys::name(&keys::post(id)))
-                .map(Some),
-            None => Ok(None),
+        let pointer = match self.pointer(id) {
+            Ok(Some(pointer)) => pointer,
+            Ok(None) => return Ok(None),
+            Err(error) if is_damage(&error) => {
+                self.quarantine(id, None, &error)?;
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        match self.log.read(pointer, id, &keys::name(&keys::post(id))) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if is_damage(&error) => {
+                self.quarantine(id, Some(pointer), &error)?;
+                Ok(None)
+            }
+            Err(error) => Err(error),
         }
+    }
+
+    /// Where the envelope bytes of the post `id` lie on disk, if it is held in full: the
+    /// segment file, the offset of the bytes in it and their length. For tools and
+    /// tests that inspect (or damage) records.
+    pub fn envelope_location(
+        &self,
+        id: &PostId,
+    ) -> Result<Option<(std::path::PathBuf, u64, u32)>, StorageError> {
+        Ok(self.pointer(id)?.map(|pointer| {
+            (
+                self.log.segment_path(pointer.segment),
+                pointer.offset + super::log::RECORD_HEAD as u64,
+                pointer.len,
+            )
+        }))
     }
 
     /// Where the envelope of the post `id` is in the log, if it is held in full.
@@ -321,10 +351,12 @@ pub(super) fn decode_stored(
 
 /// Writes the index entries of a new post, whose envelope is at `pointer` in the log,
 /// into `batch`.
-fn write_post(batch: &mut sled::Batch, post: &Post, pointer: Pointer) {
+pub(super) fn write_post(batch: &mut sled::Batch, post: &Post, pointer: Pointer) {
     let space = post.space();
     let item = Item::from(post);
     batch.insert(keys::post(&item.id), &pointer.encode());
+    // Stored again after its record was found damaged: no longer missing.
+    batch.remove(keys::quarantine(&item.id));
     batch.insert(keys::item(&space, &item), &[]);
     if let Some(anchor) = anchor(post.content()) {
         batch.insert(keys::thread(&space, &anchor, &item), thread_value(post));
@@ -464,7 +496,7 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_envelope_is_corrupt_naming_its_key() {
+    fn a_damaged_envelope_is_quarantined_naming_its_key() {
         let tmp = tempfile::tempdir().unwrap();
         let storage = Storage::open(tmp.path()).unwrap();
         let p = post(1, 1, NOW, thread("t"));
@@ -481,39 +513,40 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&segment, bytes).unwrap();
-        let error = storage
+        // The space reads without `p`, which is quarantined with the reason.
+        let read = storage
             .space_posts(&p.space(), Timestamp::from_millis(NOW))
-            .unwrap_err();
-        let message = error.to_string();
+            .unwrap();
+        assert_eq!(read, std::slice::from_ref(&q));
+        let quarantined = storage.quarantined().unwrap();
+        assert_eq!(quarantined.len(), 1);
+        assert_eq!(quarantined[0].id, p.id());
         assert!(
-            message.starts_with(&format!(
+            quarantined[0].problem.starts_with(&format!(
                 "stored record p/{} is corrupt",
                 hex::encode(p.id().as_bytes())
             )),
-            "{message}"
+            "{}",
+            quarantined[0].problem
         );
-        // An index entry pointing at another post's record: refused, not returned.
+        // An index entry pointing at another post's record: not returned.
+        storage.insert(std::slice::from_ref(&p)).unwrap();
         let elsewhere = storage.db.get(keys::post(&q.id())).unwrap().unwrap();
         storage.db.insert(keys::post(&p.id()), elsewhere).unwrap();
-        let error = storage
-            .get(&p.id(), Timestamp::from_millis(NOW))
-            .unwrap_err();
-        assert!(matches!(
-            error,
-            StorageError::Corrupt {
-                problem: Corruption::LogRecord { .. },
-                ..
-            }
-        ));
+        assert_eq!(
+            storage.get(&p.id(), Timestamp::from_millis(NOW)).unwrap(),
+            None
+        );
         // An index entry that is not a pointer.
         storage.db.insert(keys::post(&p.id()), p.bytes()).unwrap();
-        assert!(matches!(
-            storage.envelope(&p.id()).unwrap_err(),
-            StorageError::Corrupt {
-                problem: Corruption::Length { .. },
-                ..
-            }
-        ));
+        assert_eq!(storage.envelope(&p.id()).unwrap(), None);
+        assert!(
+            storage.quarantined().unwrap()[0]
+                .problem
+                .contains("expected 16 bytes"),
+            "{:?}",
+            storage.quarantined().unwrap()
+        );
     }
 
     #[test]
