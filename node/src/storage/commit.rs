@@ -170,7 +170,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_requests_are_each_acknowledged_with_their_own_outcomes() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let handle = Committer::spawn(storage.clone());
         let all = posts(40);
         let tasks: Vec<_> = all

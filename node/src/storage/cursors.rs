@@ -41,7 +41,7 @@ mod tests {
     #[test]
     fn cursors_are_per_user_and_space() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let (ada, bob) = (UserId([1; 32]), UserId([2; 32]));
         let (one, two) = (SpaceId([1; 32]), SpaceId([2; 32]));
         let ids = [PostId([5; 32]), PostId([6; 32])];

@@ -297,8 +297,8 @@ mod tests {
     fn a_new_directory_becomes_a_store_that_reopens() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("db");
-        drop(Storage::open(&dir).unwrap());
-        let storage = Storage::open(&dir).unwrap();
+        drop(crate::storage::testing::reopen(&dir));
+        let storage = crate::storage::testing::reopen(&dir);
         assert_eq!(
             parse_meta(&storage.db.get(keys::META).unwrap().unwrap()),
             Some(FORMAT_VERSION)
@@ -360,13 +360,16 @@ mod tests {
     /// A store's index opened with the settings Parley uses, as a tool editing a
     /// Parley store would.
     fn open_like_parley(dir: &Path) -> sled::Db {
-        index_config(&dir.join(INDEX_DIR)).open().unwrap()
+        crate::storage::testing::retry_locked(
+            || index_config(&dir.join(INDEX_DIR)).open(),
+            crate::storage::testing::sled_locked,
+        )
     }
 
     #[test]
     fn a_newer_format_is_refused_and_a_broken_record_is_corrupt() {
         let tmp = tempfile::tempdir().unwrap();
-        drop(Storage::open(tmp.path()).unwrap());
+        drop(crate::storage::testing::reopen(tmp.path()));
         for (value, expected) in [
             (meta_value(3), "format version 3"),
             (meta_value(0), "stored record m/ is corrupt"),
@@ -400,7 +403,7 @@ mod tests {
     #[test]
     fn a_store_in_use_is_locked() {
         let tmp = tempfile::tempdir().unwrap();
-        let _held = Storage::open(tmp.path()).unwrap();
+        let _held = crate::storage::testing::reopen(tmp.path());
         let error = expect_err(tmp.path());
         assert!(matches!(error, StorageError::Locked { .. }), "{error:?}");
         assert!(error.to_string().contains("already running"));
@@ -434,7 +437,7 @@ mod tests {
         for (what, damage) in damage {
             let tmp = tempfile::tempdir().unwrap();
             {
-                let storage = Storage::open(tmp.path()).unwrap();
+                let storage = crate::storage::testing::reopen(tmp.path());
                 storage.db.insert(b"u-something", vec![1; 3000]).unwrap();
                 storage.flush().unwrap();
             }
@@ -442,7 +445,14 @@ mod tests {
             // Before the format check refused existing databases without their format
             // record, sled read three of these as empty and the store started afresh,
             // silently losing everything.
-            match Storage::open(tmp.path()) {
+            let opened = crate::storage::testing::retry_locked(
+                || match Storage::open(tmp.path()) {
+                    Err(StorageError::Locked { path }) => Err(StorageError::Locked { path }),
+                    other => Ok(other),
+                },
+                |error| matches!(error, StorageError::Locked { .. }),
+            );
+            match opened {
                 Err(error) => assert!(
                     matches!(
                         error,

@@ -299,11 +299,17 @@ impl Log {
     /// that many bytes: what a damaged record still says (its header), for finding its
     /// index entries. Never trusted as a post.
     pub(super) fn read_raw(&self, at: Pointer) -> Option<Vec<u8>> {
+        self.read_prefix(at, at.len as usize)
+    }
+
+    /// The first `n` bytes (at most the whole envelope) of the envelope at `at`,
+    /// unchecked: a stored header, where hashing the whole record is not worth it.
+    pub(super) fn read_prefix(&self, at: Pointer, n: usize) -> Option<Vec<u8>> {
         if at.len as usize > MAX_ENVELOPE_BYTES {
             return None;
         }
         let file = self.file(at.segment).ok()?;
-        let mut bytes = vec![0; at.len as usize];
+        let mut bytes = vec![0; n.min(at.len as usize)];
         file.read_exact_at(&mut bytes, at.offset + RECORD_HEAD as u64)
             .ok()?;
         Some(bytes)

@@ -236,7 +236,7 @@ mod tests {
 
     fn check_migrated(dir: &Path, posts: &[Post], retracted: &Post) {
         let now = Timestamp::from_millis(NOW);
-        let storage = Storage::open(dir).unwrap();
+        let storage = crate::storage::testing::reopen(dir);
         let space = posts[0].space();
         for post in posts {
             let expected = (post.id() != retracted.id()).then(|| post.clone());
@@ -300,7 +300,7 @@ mod tests {
         for name in names(tmp.path()) {
             copy(&tmp.path().join(&name), &old.path().join(&name));
         }
-        drop(Storage::open(tmp.path()).unwrap());
+        drop(crate::storage::testing::reopen(tmp.path()));
         for name in names(old.path()) {
             copy(&old.path().join(&name), &tmp.path().join(&name));
         }
@@ -314,12 +314,23 @@ mod tests {
         let posts = posts();
         write_v1(tmp.path(), &posts, &posts[2]);
         {
-            let db = v1_config(tmp.path()).open().unwrap();
+            let db = crate::storage::testing::retry_locked(
+                || v1_config(tmp.path()).open(),
+                crate::storage::testing::sled_locked,
+            );
             db.insert(keys::post(&posts[3].id()), posts[4].bytes())
                 .unwrap();
             db.flush().unwrap();
         }
-        let error = Storage::open(tmp.path()).unwrap_err();
+        // Opened once the lock of the edit above is let go of.
+        let error = crate::storage::testing::retry_locked(
+            || match Storage::open(tmp.path()) {
+                Ok(_) => panic!("the damaged store opened"),
+                Err(StorageError::Locked { path }) => Err(StorageError::Locked { path }),
+                Err(error) => Ok(error),
+            },
+            |error| matches!(error, StorageError::Locked { .. }),
+        );
         assert!(
             matches!(
                 &error,

@@ -76,6 +76,9 @@ mod state;
 mod tombstone;
 mod users;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

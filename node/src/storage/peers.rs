@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn peers_are_added_updated_and_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let a = NodeAddress {
             node: NodeId([1; 32]),
             host_port: "a.example:4433".into(),

@@ -174,6 +174,7 @@ mod tests {
 
     use super::*;
     use crate::storage::Inserted;
+    use crate::storage::testing::reopen;
 
     const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
@@ -220,21 +221,6 @@ mod tests {
         }
     }
 
-    /// Opens the store in `dir` again once sled's background thread of the last
-    /// opening has let go of it (within a few seconds).
-    fn reopen(dir: &std::path::Path) -> Storage {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            match Storage::open(dir) {
-                Ok(storage) => return storage,
-                Err(StorageError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(error) => panic!("{error}"),
-            }
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(16))]
 
@@ -249,7 +235,7 @@ mod tests {
             let space_id = posts[0].space();
             let damaged: BTreeSet<PostId> = chosen.iter().map(|&i| posts[i].id()).collect();
             let pointers: Vec<Pointer> = {
-                let storage = Storage::open(tmp.path()).unwrap();
+                let storage = reopen(tmp.path());
                 storage.insert(&posts).unwrap();
                 storage.flush().unwrap();
                 damaged.iter().map(|id| storage.pointer(id).unwrap().unwrap()).collect()
@@ -298,7 +284,7 @@ mod tests {
         let posts = space(600);
         let victims = [posts[5].id(), posts[300].id(), posts[599].id()];
         let pointers: Vec<Pointer> = {
-            let storage = Storage::open(tmp.path()).unwrap();
+            let storage = reopen(tmp.path());
             storage.insert(&posts).unwrap();
             storage.flush().unwrap();
             victims
@@ -337,7 +323,7 @@ mod tests {
     fn a_damaged_index_entry_is_quarantined_too() {
         let tmp = tempfile::tempdir().unwrap();
         let posts = space(3);
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = reopen(tmp.path());
         storage.insert(&posts).unwrap();
         let victim = posts[2].id();
         storage.db.insert(keys::post(&victim), &[1, 2, 3]).unwrap();

@@ -169,21 +169,9 @@ mod tests {
     use parley_protocol::{NodeId, SecretKey};
 
     use super::*;
+    use crate::storage::testing::reopen;
 
     const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
-
-    fn reopen(dir: &Path) -> Storage {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            match Storage::open(dir) {
-                Ok(storage) => return storage,
-                Err(StorageError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(error) => panic!("{error}"),
-            }
-        }
-    }
 
     /// A space with threads, one of them retracted (its bytes erased from the log).
     fn history() -> (Vec<Post>, PostId) {
@@ -221,7 +209,7 @@ mod tests {
         let (posts, target) = history();
         let space = posts[0].space();
         let before = {
-            let storage = Storage::open(tmp.path()).unwrap();
+            let storage = reopen(tmp.path());
             storage.insert(&posts).unwrap();
             storage
                 .drop_retracted(&space, &BTreeSet::from([target]))
@@ -266,7 +254,7 @@ mod tests {
         let (posts, _) = history();
         let space = posts[0].space();
         {
-            let storage = Storage::open(tmp.path()).unwrap();
+            let storage = reopen(tmp.path());
             storage.insert(&posts).unwrap();
             storage.flush().unwrap();
         }
@@ -294,7 +282,7 @@ mod tests {
         let space = posts[0].space();
         {
             // The bytes were never dropped (a crash before the erase was noted).
-            let storage = Storage::open(tmp.path()).unwrap();
+            let storage = reopen(tmp.path());
             storage.insert(&posts).unwrap();
             storage.flush().unwrap();
             assert!(storage.contains(&target).unwrap());

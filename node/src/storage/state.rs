@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn state_round_trips_and_names_the_space() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let now = Timestamp::from_millis(1_800_000_000_000);
         let ada = SecretKey::from_seed(&[1; 32]);
         let genesis = Genesis {

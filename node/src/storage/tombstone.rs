@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn a_retracted_post_becomes_a_tombstone_that_stays_an_item() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let now = Timestamp::from_millis(1_800_000_000_000);
         let ada = SecretKey::from_seed(&[1; 32]);
         let genesis = parley_protocol::content::Genesis {
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn retractions_of_a_post_are_found_whether_or_not_thread_entries_name_their_kind() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let now = Timestamp::from_millis(1_800_000_000_000);
         let ada = SecretKey::from_seed(&[1; 32]);
         let space = SpaceId::from_bytes([3; 32]);
@@ -368,7 +368,7 @@ mod tests {
         });
         let post = Post::sign(&ada, SpaceId::from_bytes([3; 32]), now, thread, now).unwrap();
         {
-            let storage = Storage::open(tmp.path()).unwrap();
+            let storage = crate::storage::testing::reopen(tmp.path());
             storage.insert(std::slice::from_ref(&post)).unwrap();
             // What `drop_retracted` makes durable before erasing: the index entry gone
             // and the note to erase; then the crash.
@@ -380,7 +380,7 @@ mod tests {
             storage.flush().unwrap();
         }
         assert!(log_holds(tmp.path(), post.bytes()));
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         assert!(!log_holds(tmp.path(), post.bytes()));
         assert_eq!(storage.db.scan_prefix([keys::ERASE]).count(), 0);
     }

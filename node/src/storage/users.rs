@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn users_register_once() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let ada = UserId([1; 32]);
         assert!(!storage.is_registered(&ada).unwrap());
         storage.register_user(&ada, Timestamp(10)).unwrap();
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn invites_are_unknown_used_or_expired() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let (one, two, never) = (
             InviteToken([1; 16]),
             InviteToken([2; 16]),
@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn racing_keys_take_each_use_once() {
         let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage::open(tmp.path()).unwrap();
+        let storage = crate::storage::testing::reopen(tmp.path());
         let token = InviteToken([7; 16]);
         storage.create_invite(&token, 3, None).unwrap();
         let winners: usize = std::thread::scope(|scope| {
