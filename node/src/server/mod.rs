@@ -4,6 +4,7 @@
 
 mod admin;
 mod api;
+pub mod limits;
 mod scrub;
 pub(crate) mod spaces;
 #[cfg(test)]
@@ -53,6 +54,10 @@ pub(crate) struct Node {
     pub(crate) spaces: Mutex<spaces::Spaces>,
     pub(crate) events: broadcast::Sender<Arc<Post>>,
     pub(crate) federation: Federation,
+    /// Live connections by source address.
+    connections: Arc<limits::Connections>,
+    /// The node-wide budget of request bytes being received.
+    request_bytes: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Node {
@@ -223,6 +228,8 @@ pub fn start(
         spaces: Mutex::new(spaces),
         events,
         federation: Federation::new(federation, dialer),
+        connections: Arc::default(),
+        request_bytes: limits::node_budget(),
     });
     tracing::info!(node = %node.id(), address = %node.address, "serving");
     let mut configured = node.storage.peers()?;
@@ -402,8 +409,16 @@ async fn accept_loop(
             _ = &mut stop => break,
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
+                // Refused before the handshake costs anything: too many connections
+                // from this address, or in all.
+                let Some(slot) = node.connections.admit(incoming.remote_address().ip()) else {
+                    tracing::debug!(address = %incoming.remote_address(), "refused a connection over the bounds");
+                    incoming.refuse();
+                    continue;
+                };
                 let node = node.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     if let Err(error) = connection(node, incoming).await {
                         tracing::debug!(%error, "connection ended");
                     }
@@ -432,34 +447,113 @@ async fn connection(node: Arc<Node>, incoming: quinn::Incoming) -> Result<(), Tr
         return Ok(());
     }
     let user = UserId::from_bytes(key);
+    let budget = limits::Budget::for_connection(&node.request_bytes);
+    let mut registered = node.storage.is_registered(&user).unwrap_or(false);
+    let mut stranger = None;
+    if !registered {
+        // A key the node does not serve may only join: few such connections per
+        // address, and their requests one at a time.
+        stranger = node
+            .connections
+            .admit_unregistered(connection.remote_address().ip());
+        if stranger.is_none() {
+            connection.close(
+                2u32.into(),
+                b"too many connections from keys this node does not serve",
+            );
+            return Ok(());
+        }
+        connection
+            .set_max_concurrent_bi_streams(quinn::VarInt::from_u32(limits::UNREGISTERED_STREAMS));
+    }
     loop {
-        let Ok((mut send, mut recv)) = connection.accept_bi().await else {
+        let Ok((send, recv)) = connection.accept_bi().await else {
             return Ok(());
         };
-        let node = node.clone();
-        tokio::spawn(async move {
-            let response = match transport::read_frame(&mut recv, MAX_MESSAGE_BYTES).await {
-                Ok(Some(bytes)) => match Request::decode(&bytes) {
-                    Ok(Request::Watch { space }) => return watch(&node, user, space, send).await,
-                    Ok(request) => api::handle(&node, user, request).await,
-                    Err(error) => Response::error(
-                        parley_protocol::api::ApiErrorCode::Malformed,
-                        format!("could not decode the request: {error}"),
-                    ),
-                },
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::debug!(%error, "bad request frame");
-                    return;
-                }
+        if !registered && node.storage.is_registered(&user).unwrap_or(false) {
+            // Joined on this connection.
+            registered = true;
+            drop(stranger.take());
+            connection
+                .set_max_concurrent_bi_streams(quinn::VarInt::from_u32(limits::REGISTERED_STREAMS));
+        }
+        let serve = request(node.clone(), user, registered, budget.clone(), send, recv);
+        if registered {
+            tokio::spawn(serve);
+        } else {
+            serve.await;
+        }
+    }
+}
+
+/// Reads one request (whole within [`limits::REQUEST_DEADLINE`], within the byte
+/// budgets, at most [`limits::MAX_UNREGISTERED_REQUEST_BYTES`] from a key the node does
+/// not serve) and answers it.
+async fn request(
+    node: Arc<Node>,
+    user: UserId,
+    registered: bool,
+    budget: limits::Budget,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let max = if registered {
+        MAX_MESSAGE_BYTES
+    } else {
+        limits::MAX_UNREGISTERED_REQUEST_BYTES
+    };
+    let read = async {
+        let Some(len) = transport::read_length(&mut recv, max).await? else {
+            return Ok(None);
+        };
+        let room = budget.room(len).await;
+        let body = transport::read_body(&mut recv, len).await?;
+        Ok::<_, TransportError>(Some((body, room)))
+    };
+    let (bytes, _room) = match tokio::time::timeout(limits::REQUEST_DEADLINE, read).await {
+        Ok(Ok(Some(read))) => read,
+        Ok(Ok(None)) => return,
+        Ok(Err(TransportError::FrameTooLarge { len, max })) => {
+            let response = if registered {
+                Response::error(
+                    parley_protocol::api::ApiErrorCode::Malformed,
+                    format!("a request of {len} bytes is over the limit of {max} bytes"),
+                )
+            } else {
+                api::not_registered(&user)
             };
+            let _ = recv.stop(quinn::VarInt::from_u32(0));
             if transport::write_frame(&mut send, &response.encode())
                 .await
                 .is_ok()
             {
                 let _ = send.finish();
             }
-        });
+            return;
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "bad request frame");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%user, "a request did not arrive whole in time");
+            let _ = recv.stop(quinn::VarInt::from_u32(0));
+            return;
+        }
+    };
+    let response = match Request::decode(&bytes) {
+        Ok(Request::Watch { space }) => return watch(&node, user, space, send).await,
+        Ok(request) => api::handle(&node, user, request).await,
+        Err(error) => Response::error(
+            parley_protocol::api::ApiErrorCode::Malformed,
+            format!("could not decode the request: {error}"),
+        ),
+    };
+    if transport::write_frame(&mut send, &response.encode())
+        .await
+        .is_ok()
+    {
+        let _ = send.finish();
     }
 }
 

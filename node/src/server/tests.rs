@@ -222,3 +222,81 @@ async fn a_key_that_is_not_registered_may_only_join() {
     }
     fx.node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_key_that_is_not_registered_cannot_make_the_node_wait_for_a_large_request() {
+    let fx = within(fixture()).await;
+    let stranger = User::connect(&SecretKey::from_seed(&[40; 32]), &fx.node).await;
+    // Claims a 4 MiB request and sends none of it: refused at the length.
+    let (mut send, mut recv) = stranger.0.open_bi().await.unwrap();
+    send.write_all(&(4_194_304u32).to_le_bytes()).await.unwrap();
+    let answer = within(transport::read_frame(&mut recv, 1 << 20))
+        .await
+        .unwrap()
+        .expect("an answer");
+    match Response::decode(&answer).unwrap() {
+        Response::Error { code, .. } => assert_eq!(code, ApiErrorCode::NotRegistered),
+        other => panic!("{other:?}"),
+    }
+    fx.node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn keys_that_are_not_registered_get_few_connections_from_one_address() {
+    use super::limits::MAX_UNREGISTERED_PER_ADDRESS;
+
+    let fx = within(fixture()).await;
+    let mut served = Vec::new();
+    let mut refused = 0;
+    for seed in 0..MAX_UNREGISTERED_PER_ADDRESS + 3 {
+        let user = User::connect(&SecretKey::from_seed(&[100 + seed as u8; 32]), &fx.node).await;
+        let asked = tokio::time::timeout(
+            WAIT,
+            transport::request(&user.0, &Request::WhoAmI.encode(), 1 << 20),
+        )
+        .await
+        .expect("answered or refused in time");
+        match asked {
+            Ok(bytes) => {
+                assert!(matches!(
+                    Response::decode(&bytes).unwrap(),
+                    Response::Error {
+                        code: ApiErrorCode::NotRegistered,
+                        ..
+                    }
+                ));
+                served.push(user);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!(served.len(), MAX_UNREGISTERED_PER_ADDRESS);
+    assert_eq!(refused, 3);
+    // A user of the node is served all the same.
+    let founder = User::connect(&key(2), &fx.node).await;
+    assert!(matches!(
+        founder.ask(&Request::WhoAmI).await,
+        Response::Me { .. }
+    ));
+    // Strangers that leave give their places back.
+    drop(served);
+    let mut answered = false;
+    for _ in 0..50 {
+        let again = User::connect(&SecretKey::from_seed(&[99; 32]), &fx.node).await;
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            transport::request(&again.0, &Request::WhoAmI.encode(), 1 << 20),
+        )
+        .await
+        {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        answered,
+        "a place freed by a closed connection is given again"
+    );
+    fx.node.shutdown().await.unwrap();
+}

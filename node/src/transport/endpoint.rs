@@ -32,8 +32,10 @@ pub const MAX_CONCURRENT_BIDI_STREAMS: u32 = 128;
 pub const MAX_CONCURRENT_UNI_STREAMS: u32 = 16;
 /// Bytes a peer may send on one stream ahead of the reader.
 const STREAM_RECEIVE_WINDOW: u32 = 1024 * 1024;
-/// Bytes a peer may send on all streams of a connection ahead of the reader.
-const CONNECTION_RECEIVE_WINDOW: u32 = 8 * 1024 * 1024;
+/// Bytes a peer may send on all streams of a connection ahead of the reader: what any
+/// connection, even one from a key the node does not serve, can make QUIC buffer. At
+/// 2 MiB a 100 ms path still carries 20 MB/s, more than a node verifies.
+const CONNECTION_RECEIVE_WINDOW: u32 = 2 * 1024 * 1024;
 
 /// A connection's timeouts: how long without traffic before it is closed, and how often
 /// an idle side sends a keep-alive. Nodes use the defaults; tests of partitions shorten

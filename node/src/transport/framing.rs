@@ -33,6 +33,20 @@ pub async fn read_frame(
     recv: &mut RecvStream,
     max: usize,
 ) -> Result<Option<Vec<u8>>, TransportError> {
+    match read_length(recv, max).await? {
+        Some(len) => read_body(recv, len).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads a frame's length prefix: `None` when the peer finished the stream cleanly
+/// before it, an error when the length is over `max`. A reader that must make room
+/// for the body first (a byte budget) reads the length with this, then the body with
+/// [`read_body`].
+pub async fn read_length(
+    recv: &mut RecvStream,
+    max: usize,
+) -> Result<Option<usize>, TransportError> {
     let mut prefix = [0u8; LENGTH_BYTES];
     match recv.read_exact(&mut prefix).await {
         Ok(()) => {}
@@ -43,13 +57,19 @@ pub async fn read_frame(
         Err(ReadExactError::ReadError(error)) => return Err(error.into()),
     }
     let claimed = u32::from_le_bytes(prefix);
-    let len = usize::try_from(claimed)
+    usize::try_from(claimed)
         .ok()
         .filter(|len| *len <= max)
+        .map(Some)
         .ok_or(TransportError::FrameTooLarge {
             len: u64::from(claimed),
             max: max as u64,
-        })?;
+        })
+}
+
+/// Reads a frame's body of `len` bytes (after [`read_length`]); the buffer grows only
+/// as bytes arrive.
+pub async fn read_body(recv: &mut RecvStream, len: usize) -> Result<Vec<u8>, TransportError> {
     let mut body = Vec::new();
     while body.len() < len {
         let Some(chunk) = recv.read_chunk(len - body.len(), true).await? else {
@@ -61,7 +81,7 @@ pub async fn read_frame(
         reserve_within(&mut body, chunk.bytes.len(), len);
         body.extend_from_slice(&chunk.bytes);
     }
-    Ok(Some(body))
+    Ok(body)
 }
 
 /// Sends one request on a new bidirectional stream of `connection` and reads the one

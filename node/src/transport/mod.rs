@@ -31,7 +31,7 @@ pub use endpoint::{
     server_endpoint, server_endpoint_with,
 };
 pub use error::TransportError;
-pub use framing::{read_frame, request, write_frame};
+pub use framing::{read_body, read_frame, read_length, request, write_frame};
 pub use identity::{PeerKeyError, parse_spki, spki_der};
 /// The ALPN of admin commands from the local `parleyd` CLI (`parley-admin/1`).
 pub use parley_protocol::api::ADMIN_ALPN;
