@@ -247,38 +247,61 @@ pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
             federation,
             loaded.settings.federation.peer_addresses(),
         )?;
+        // Listening for the signals before saying it serves, so a stop sent as soon as
+        // the line is read is a clean one.
+        let stop = shutdown_signal();
         // Said once the node answers, so whoever waits for this line can use it.
         println!("parleyd {} serving at {address}", env!("CARGO_PKG_VERSION"));
-        shutdown_signal().await;
-        handle.shutdown().await
+        stop.await;
+        // Everything acknowledged is on disk already: a shutdown that hangs (a peer or
+        // a client that does not let go) is cut short rather than waited for.
+        match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    "the node did not stop within {}s; exiting anyway (acknowledged posts are on disk)",
+                    SHUTDOWN_LIMIT.as_secs()
+                );
+                Ok(())
+            }
+        }
     });
-    drop(runtime);
+    runtime.shutdown_timeout(Duration::from_secs(2));
     drop(lock);
     served?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// How long a stopping node may take to close its connections and flush.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Completes on SIGINT or SIGTERM; the handlers are in place when this returns.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let wait = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
                 }
-                Err(_) => std::future::pending::<()>().await,
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = terminate => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -165,6 +165,9 @@ async fn run(
                 transport::write_frame(&mut send, &Message::error(code, None, &reason).encode())
                     .await;
             let _ = send.finish();
+            // Closing at once would discard the explanation: wait (briefly) until the
+            // peer has read it.
+            let _ = tokio::time::timeout(timeout, send.stopped()).await;
             connection.close(CloseCode::Done.code(), b"hello refused");
             return Err(LinkError::Hello(reason));
         }
@@ -359,11 +362,18 @@ fn ban(node: &Node, link: &Link, ban_ms: u64) {
         .close(CloseCode::Misbehaving.code(), b"too much invalid input");
 }
 
-/// Answers the reconciliations the peer opens, each on its own stream (QUIC bounds how
-/// many are open at once).
+/// Reconciliations of one peer answered at once; its further streams wait (unread, so
+/// QUIC's flow control holds them) until one ends.
+const MAX_ANSWERING: usize = 8;
+
+/// Answers the reconciliations the peer opens, each on its own stream, at most
+/// [`MAX_ANSWERING`] at a time.
 async fn accept_streams(node: Arc<Node>, link: Arc<Link>) {
     let mut running = JoinSet::new();
     while let Ok((send, recv)) = link.connection.accept_bi().await {
+        while running.len() >= MAX_ANSWERING {
+            running.join_next().await;
+        }
         let (node, link) = (node.clone(), link.clone());
         running.spawn(async move {
             if let Err(error) = reconcile::respond(node, link.clone(), send, recv).await {

@@ -43,6 +43,8 @@ struct Shared {
     wake: Notify,
     /// Frames written so far: the peer is reading while it grows.
     written: std::sync::atomic::AtomicU64,
+    /// The peer's counters, whose `queued` follows this queue's bytes.
+    counters: Arc<Counters>,
 }
 
 #[derive(Default)]
@@ -75,6 +77,7 @@ impl Outbox {
                 max_posts,
                 wake: Notify::new(),
                 written: std::sync::atomic::AtomicU64::new(0),
+                counters: counters.clone(),
             }),
         };
         let task = tokio::spawn(write(outbox.clone(), storage, gate, send, counters));
@@ -105,6 +108,7 @@ impl Outbox {
         state.queued_bytes += size;
         state.messages.push_back(message);
         drop(state);
+        self.shared.counters.queue(size);
         self.shared.wake.notify_one();
         true
     }
@@ -116,10 +120,34 @@ impl Outbox {
         if state.closed {
             return;
         }
-        state.queued_bytes += message.encoded_len();
+        let size = message.encoded_len();
+        state.queued_bytes += size;
         state.messages.push_back(message);
         drop(state);
+        self.shared.counters.queue(size);
         self.shared.wake.notify_one();
+    }
+
+    /// Waits until at most `bytes` of messages are queued: a reader that produces
+    /// answers calls it before reading more, so a peer that does not read what it is
+    /// sent stops being read (QUIC flow control then holds it). `false` if the stream
+    /// closed first.
+    pub(crate) async fn below(&self, bytes: usize) -> bool {
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let state = self.state();
+                if state.closed {
+                    return false;
+                }
+                if state.queued_bytes <= bytes {
+                    return true;
+                }
+            }
+            room.await;
+        }
     }
 
     /// Queues posts of `space` to send; ids held only as tombstones, or not at all,
@@ -235,6 +263,7 @@ async fn write(
     let result = write_loop(&outbox, &storage, &gate, &mut send, &counters).await;
     let mut state = outbox.state();
     state.closed = true;
+    counters.unqueue(std::mem::take(&mut state.queued_bytes));
     state.messages.clear();
     state.unsorted.clear();
     state.posts.clear();
@@ -269,6 +298,9 @@ async fn write_loop(
                 }
                 let mut state = outbox.state();
                 state.queued_bytes = state.queued_bytes.saturating_sub(queued);
+                drop(state);
+                counters.unqueue(queued);
+                outbox.shared.room.notify_waiters();
             }
             Next::Sort(unsorted) => {
                 let storage = storage.clone();

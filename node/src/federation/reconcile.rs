@@ -220,6 +220,11 @@ async fn answer(
     while let Some(message) = read(node, recv, outbox).await? {
         match message {
             message @ Message::ReconcileFrame { .. } => {
+                // The next frame is read only once the peer has read the answers to the
+                // earlier ones down to a bound: one that does not read is not answered.
+                if !answers_read(node, outbox).await? {
+                    return Err(SyncFailure::Ended);
+                }
                 session.handle(Input::Received(message))?;
                 drain(node, link, outbox, &mut session, space, &mut left);
             }
@@ -243,6 +248,21 @@ async fn answer(
     ingestor.flush().await;
     link.counters.synced(clock::now());
     Ok(())
+}
+
+/// Bytes of answers a responder lets wait for the peer to read before it reads the
+/// peer's next frame.
+pub(crate) const MAX_UNREAD_ANSWERS: usize = 1024 * 1024;
+
+/// Waits (up to the stream timeout) until the peer has read this stream's answers down
+/// to [`MAX_UNREAD_ANSWERS`]; `false` if the stream closed.
+async fn answers_read(node: &Node, outbox: &Outbox) -> Result<bool, SyncFailure> {
+    tokio::time::timeout(
+        node.federation.config.stream_timeout,
+        outbox.below(MAX_UNREAD_ANSWERS),
+    )
+    .await
+    .map_err(|_| SyncFailure::Timeout)
 }
 
 /// How this node answers a peer about a space (a reconciliation it opens, a `Have`).

@@ -43,6 +43,9 @@ pub struct PeerStatus {
     pub bytes_sent: u64,
     /// UDP payload bytes received from it on the current connection.
     pub bytes_received: u64,
+    /// Bytes of messages queued for it that it has not read yet.
+    #[serde(default)]
+    pub queued_bytes: u64,
 }
 
 /// Counters shared by a peer's tasks; they survive reconnections.
@@ -52,6 +55,8 @@ pub(crate) struct Counters {
     pub(crate) posts_received: AtomicU64,
     pub(crate) invalid: AtomicU64,
     pub(crate) last_sync: AtomicU64,
+    /// Bytes of messages queued on its streams, not yet written.
+    pub(crate) queued: AtomicU64,
 }
 
 impl Counters {
@@ -69,6 +74,18 @@ impl Counters {
 
     pub(crate) fn synced(&self, at: Timestamp) {
         self.last_sync.fetch_max(at.as_millis(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn queue(&self, bytes: usize) {
+        self.queued.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unqueue(&self, bytes: usize) {
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(bytes as u64))
+            });
     }
 }
 
@@ -256,6 +273,7 @@ impl Table {
                     last_error: e.last_error.clone(),
                     bytes_sent: stats.as_ref().map_or(0, |s| s.udp_tx.bytes),
                     bytes_received: stats.as_ref().map_or(0, |s| s.udp_rx.bytes),
+                    queued_bytes: e.counters.queued.load(Ordering::Relaxed),
                 }
             })
             .collect()

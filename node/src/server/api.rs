@@ -28,6 +28,21 @@ pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> 
         return not_registered(&user);
     }
     match request {
+        Request::Publish { envelope } => publish(node, user, &envelope).await,
+        // Reads fold views and walk the store: off the async threads, so one large
+        // space does not hold up everyone else's requests.
+        request => {
+            let node = node.clone();
+            tokio::task::spawn_blocking(move || read(&node, user, request))
+                .await
+                .unwrap_or_else(|error| internal(format!("a read failed: {error}")))
+        }
+    }
+}
+
+/// The answer to a request that only reads.
+fn read(node: &Node, user: UserId, request: Request) -> Response {
+    match request {
         Request::WhoAmI => match node.storage.user_joined_at(&user) {
             Ok(joined_at) => Response::Me {
                 user,
@@ -36,7 +51,6 @@ pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> 
             },
             Err(error) => internal(error),
         },
-        Request::Publish { envelope } => publish(node, user, &envelope).await,
         Request::Spaces => spaces(node, &user),
         Request::Threads { space } => with_view(node, &user, &space, |view| Response::Threads {
             space,
@@ -60,7 +74,7 @@ pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> 
         }
         Request::Unread { mark_read } => unread(node, &user, mark_read),
         Request::MarkRead { ids } => mark_read(node, &user, ids.as_slice()),
-        Request::Join { .. } | Request::Watch { .. } => {
+        Request::Join { .. } | Request::Watch { .. } | Request::Publish { .. } => {
             Response::error(ApiErrorCode::Malformed, "this request is not served here")
         }
         _ => Response::error(ApiErrorCode::Malformed, "unknown request"),
@@ -178,6 +192,10 @@ fn spaces(node: &Node, user: &UserId) -> Response {
         Err(error) => return internal(error),
     };
     for space in ids {
+        // Only spaces the user belongs to are read (a membership check reads no post).
+        if !may_read(node, user, &space) {
+            continue;
+        }
         let view = match node.view(&space) {
             Ok(view) => view,
             Err(error) => return internal(error),
@@ -328,6 +346,9 @@ fn unread(node: &Node, user: &UserId, mark: bool) -> Response {
     };
     let mut threads = Vec::new();
     for space in ids {
+        if !may_read(node, user, &space) {
+            continue;
+        }
         let view = match node.view(&space) {
             Ok(view) => view,
             Err(error) => return internal(error),

@@ -300,3 +300,34 @@ async fn keys_that_are_not_registered_get_few_connections_from_one_address() {
     );
     fx.node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn listing_spaces_reads_none_of_the_spaces_a_user_is_not_in() {
+    let fx = within(fixture()).await;
+    let outsider = User::connect(&key(3), &fx.node).await;
+    for request in [Request::Spaces, Request::Unread { mark_read: false }] {
+        let answer = outsider.ask(&request).await;
+        assert!(
+            matches!(
+                answer,
+                Response::Spaces { ref spaces } if spaces.is_empty()
+            ) || matches!(answer, Response::Unread { ref threads } if threads.is_empty()),
+            "{answer:?}"
+        );
+        // The founder's space was not loaded to answer someone who is not in it.
+        assert!(
+            fx.node.node.spaces().posts(&fx.space).is_none(),
+            "{request:?}"
+        );
+    }
+    let founder = User::connect(&key(2), &fx.node).await;
+    assert!(matches!(
+        founder.ask(&Request::Spaces).await,
+        Response::Spaces { ref spaces } if spaces.len() == 1
+    ));
+    assert!(
+        fx.node.node.spaces().posts(&fx.space).is_some(),
+        "read for its member"
+    );
+    fx.node.shutdown().await.unwrap();
+}

@@ -106,14 +106,37 @@ fn open_index(dir: &Path, existed: bool) -> Result<sled::Db, StorageError> {
 /// in `dir`.
 pub(super) fn open_sled(dir: &Path, config: &sled::Config) -> Result<sled::Db, StorageError> {
     // sled 0.34 may panic on some damaged files instead of returning an error; a
-    // damaged store must be an error, never a crash of the node.
-    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+    // damaged store must be an error, never a crash of the node (nor a backtrace
+    // printed before the error that explains it).
+    match quietly(|| catch_unwind(AssertUnwindSafe(|| config.open()))) {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(error)) => Err(open_error(dir, error)),
         Err(_) => Err(StorageError::EnginePanicked {
             path: dir.to_path_buf(),
         }),
     }
+}
+
+/// Runs `f` with panics on this thread kept quiet (others still report theirs): sled's
+/// panics at open are caught and turned into errors. The hook that does it is
+/// installed once, in front of the one there was.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|quiet| quiet.set(true));
+    let result = f();
+    QUIET.with(|quiet| quiet.set(false));
+    result
 }
 
 /// What `dir` holds; refuses a path that is a file, or a directory that holds files

@@ -266,4 +266,42 @@ async fn a_peer_sending_garbage_is_cut_off_and_refused() {
     assert!(within(HandPeer::connect(&rogue, &node)).await.is_err());
     node.shutdown().await.unwrap();
 }
+mod bounds;
 mod privacy;
+
+#[tokio::test]
+async fn a_refused_hello_is_explained_before_the_connection_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rogue = key(9);
+    let (node, _, _) = within(node_with_spaces(
+        dir.path(),
+        rogue.node_id(),
+        rogue.node_id(),
+        FederationConfig::default(),
+    ))
+    .await;
+    let addr = node.local_addr().unwrap();
+    let endpoint = transport::client_endpoint(&rogue, addr).unwrap();
+    let connection = within(transport::connect(&endpoint, addr, node.id(), NODE_ALPN))
+        .await
+        .unwrap();
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    // A hello naming another node than the key that connected.
+    let hello = Message::Hello {
+        versions: BoundedVec::try_from_vec(vec![WIRE_VERSION]).unwrap(),
+        node: key(10).node_id(),
+        spaces: BoundedVec::new(),
+    };
+    transport::write_frame(&mut send, &hello.encode())
+        .await
+        .unwrap();
+    let bytes = within(transport::read_frame(&mut recv, 1 << 20))
+        .await
+        .expect("the explanation arrives before the close")
+        .expect("a frame");
+    match Message::decode(&bytes).unwrap() {
+        Message::Error { text, .. } => assert!(!text.is_empty()),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    node.shutdown().await.unwrap();
+}
