@@ -8,6 +8,8 @@ pub mod limits;
 mod scrub;
 pub(crate) mod spaces;
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
 
 use std::future::Future;

@@ -82,17 +82,7 @@ async fn fixture() -> Fixture {
     storage.register_user(&founder.user_id(), now).unwrap();
     storage.register_user(&key(3).user_id(), now).unwrap();
     let config = FederationConfig::default();
-    let endpoint = super::endpoint(&node_key, "127.0.0.1:0".parse().unwrap(), &config).unwrap();
-    let addr = endpoint.local_addr().unwrap();
-    let node = super::start(
-        node_key,
-        storage,
-        endpoint,
-        addr.to_string(),
-        config,
-        Vec::new(),
-    )
-    .unwrap();
+    let node = super::testing::start_on_loopback(node_key, storage, config);
     Fixture {
         _dir: dir,
         node,

@@ -167,40 +167,12 @@ mod tests {
     use std::collections::BTreeSet;
     use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 
-    use parley_protocol::content::{Genesis, Thread};
-    use parley_protocol::encoding::BoundedVec;
-    use parley_protocol::{Content, NodeId, Post, SecretKey, Timestamp};
+    use parley_protocol::Post;
     use proptest::prelude::*;
 
     use super::*;
     use crate::storage::Inserted;
-    use crate::storage::testing::reopen;
-
-    const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
-
-    /// A space of a genesis and `threads` threads, each with a body of some size.
-    fn space(threads: usize) -> Vec<Post> {
-        let ada = SecretKey::from_seed(&[1; 32]);
-        let genesis = Genesis {
-            name: "ops".into(),
-            description: String::new(),
-            home_node: NodeId([9; 32]),
-            nonce: [0; 16],
-        };
-        let genesis = Post::sign_genesis(&ada, NOW, genesis, NOW).unwrap();
-        let space = genesis.space();
-        let mut posts = vec![genesis];
-        for i in 0..threads {
-            let thread = Content::Thread(Thread {
-                title: format!("thread {i}"),
-                body: format!("{i} ").repeat(100),
-                mentions: BoundedVec::new(),
-            });
-            let at = NOW.saturating_add_millis(1 + i as u64);
-            posts.push(Post::sign(&ada, space, at, thread, NOW).unwrap());
-        }
-        posts
-    }
+    use crate::storage::testing::{NOW, reopen, thread_space as space};
 
     /// Flips one byte in the middle of the envelope of each post of `damaged` in the
     /// store's log, as a failing disk would.

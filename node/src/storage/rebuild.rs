@@ -164,42 +164,21 @@ pub(super) fn unfinished(index: &sled::Db) -> Result<bool, StorageError> {
 
 #[cfg(test)]
 mod tests {
-    use parley_protocol::content::{Genesis, Retraction, Thread};
-    use parley_protocol::encoding::BoundedVec;
-    use parley_protocol::{NodeId, SecretKey};
+    use parley_protocol::SecretKey;
+    use parley_protocol::content::Retraction;
 
     use super::*;
-    use crate::storage::testing::reopen;
+    use crate::storage::testing::{NOW, reopen, thread_space};
 
-    const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
-
-    /// A space with threads, one of them retracted (its bytes erased from the log).
+    /// A space with threads, and a retraction of one of them.
     fn history() -> (Vec<Post>, PostId) {
         let ada = SecretKey::from_seed(&[1; 32]);
-        let genesis = Genesis {
-            name: "ops".into(),
-            description: String::new(),
-            home_node: NodeId([9; 32]),
-            nonce: [0; 16],
-        };
-        let genesis = Post::sign_genesis(&ada, NOW, genesis, NOW).unwrap();
-        let space = genesis.space();
-        let mut posts = vec![genesis];
-        for i in 0..40u64 {
-            let thread = Content::Thread(Thread {
-                title: format!("t{i}"),
-                body: "words ".repeat(50),
-                mentions: BoundedVec::new(),
-            });
-            posts.push(
-                Post::sign(&ada, space, NOW.saturating_add_millis(1 + i), thread, NOW).unwrap(),
-            );
-        }
+        let mut posts = thread_space(40);
+        let space = posts[0].space();
         let target = posts[10].id();
         let retraction = Content::Retraction(Retraction { target });
-        posts.push(
-            Post::sign(&ada, space, NOW.saturating_add_millis(100), retraction, NOW).unwrap(),
-        );
+        let at = NOW.saturating_add_millis(100);
+        posts.push(Post::sign(&ada, space, at, retraction, NOW).unwrap());
         (posts, target)
     }
 

@@ -3,7 +3,39 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use parley_protocol::content::{Genesis, Thread};
+use parley_protocol::encoding::BoundedVec;
+use parley_protocol::{Content, NodeId, Post, SecretKey, Timestamp};
+
 use super::{Storage, StorageError};
+
+/// The clock of the store's fixtures.
+pub(crate) const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+/// A space of a genesis and `threads` threads by one author, each with a body of some
+/// size, dated one millisecond apart after [`NOW`].
+pub(crate) fn thread_space(threads: usize) -> Vec<Post> {
+    let ada = SecretKey::from_seed(&[1; 32]);
+    let genesis = Genesis {
+        name: "ops".into(),
+        description: String::new(),
+        home_node: NodeId([9; 32]),
+        nonce: [0; 16],
+    };
+    let genesis = Post::sign_genesis(&ada, NOW, genesis, NOW).unwrap();
+    let space = genesis.space();
+    let mut posts = vec![genesis];
+    for i in 0..threads {
+        let thread = Content::Thread(Thread {
+            title: format!("thread {i}"),
+            body: format!("{i} ").repeat(100),
+            mentions: BoundedVec::new(),
+        });
+        let at = NOW.saturating_add_millis(1 + i as u64);
+        posts.push(Post::sign(&ada, space, at, thread, NOW).unwrap());
+    }
+    posts
+}
 
 /// Runs `open` until it stops failing with a lock still held by sled's background
 /// thread of an earlier opening (it lets go within moments of the drop), for up to

@@ -11,7 +11,6 @@ use parley_protocol::wire::Message;
 use parley_protocol::{Post, PostId, Timestamp};
 
 use crate::clock;
-use crate::server;
 use crate::storage::Storage;
 use crate::transport;
 
@@ -58,17 +57,7 @@ async fn a_peer_that_does_not_read_answers_is_not_answered_without_bound() {
     storage.insert(&posts).unwrap();
     let items = storage.items(&space).unwrap();
     let config = FederationConfig::default();
-    let endpoint = server::endpoint(&node_key, "127.0.0.1:0".parse().unwrap(), &config).unwrap();
-    let addr = endpoint.local_addr().unwrap();
-    let node = server::start(
-        node_key,
-        storage,
-        endpoint,
-        addr.to_string(),
-        config,
-        Vec::new(),
-    )
-    .unwrap();
+    let node = crate::server::testing::start_on_loopback(node_key, storage, config);
 
     // A peer holding other posts of the same hours: its second frame makes the node
     // answer with lists of ids, and the node answers it again each time it comes.

@@ -13,7 +13,7 @@ use parley_protocol::wire::{ErrorCode, Message, WIRE_VERSION};
 use parley_protocol::{NodeId, Post, SecretKey, SpaceId, Timestamp};
 
 use crate::clock;
-use crate::server::{self, NodeHandle};
+use crate::server::NodeHandle;
 use crate::storage::Storage;
 use crate::transport::{self, NODE_ALPN};
 
@@ -67,17 +67,7 @@ async fn node_with_spaces(
             host_port: "127.0.0.1:9".to_owned(),
         })
         .unwrap();
-    let endpoint = server::endpoint(&node_key, "127.0.0.1:0".parse().unwrap(), &config).unwrap();
-    let addr = endpoint.local_addr().unwrap();
-    let handle = server::start(
-        node_key,
-        storage,
-        endpoint,
-        addr.to_string(),
-        config,
-        Vec::new(),
-    )
-    .unwrap();
+    let handle = crate::server::testing::start_on_loopback(node_key, storage, config);
     (handle, shared.space(), private.space())
 }
 

@@ -13,7 +13,7 @@ use parley_protocol::wire::{ErrorCode, Message};
 use parley_protocol::{Post, PostId, SecretKey, SpaceId, Timestamp};
 
 use crate::clock;
-use crate::server::{self, NodeHandle};
+use crate::server::NodeHandle;
 use crate::storage::Storage;
 use crate::transport;
 
@@ -95,17 +95,7 @@ async fn fixture() -> Fixture {
     posts.extend(private.iter().cloned());
     storage.insert(&posts).unwrap();
     let config = FederationConfig::default();
-    let endpoint = server::endpoint(&node_key, "127.0.0.1:0".parse().unwrap(), &config).unwrap();
-    let addr = endpoint.local_addr().unwrap();
-    let node = server::start(
-        node_key,
-        storage,
-        endpoint,
-        addr.to_string(),
-        config,
-        Vec::new(),
-    )
-    .unwrap();
+    let node = crate::server::testing::start_on_loopback(node_key, storage, config);
     Fixture {
         _dir: dir,
         node,
