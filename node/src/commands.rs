@@ -97,6 +97,7 @@ fn open_store(loaded: &Loaded) -> anyhow::Result<Storage> {
             loaded.dir.db().display()
         )),
     })?;
+    storage.set_min_free_bytes(loaded.settings.storage.min_free_bytes());
     if let Some(rebuilt) = storage.rebuilt() {
         eprintln!(
             "warning: the index of {} was missing; rebuilt it from the envelope log ({} posts). {}",
@@ -426,13 +427,20 @@ pub(crate) fn status(args: &DirArgs) -> anyhow::Result<ExitCode> {
             return String::new();
         };
         let mut out = format!(
-            "node     {}\naddress  {}\nstate    {}\nusers    {}\ndisk     {} bytes\n",
+            "node     {}\naddress  {}\nstate    {}\nusers    {}\ndisk     {} bytes ({} bytes free)\n",
             status.node_id,
             status.address,
             if status.running { "running" } else { "stopped" },
             status.users,
-            status.disk_bytes
+            status.disk_bytes,
+            status.disk_free_bytes
         );
+        if status.disk_free_bytes < status.min_free_bytes {
+            out.push_str(&format!(
+                "writes   refused: less than the {} bytes kept free ([storage] min_free_mb); free space to take posts again\n",
+                status.min_free_bytes
+            ));
+        }
         out.push_str(&format!("peers    {}\n", status.peers.len()));
         let now = clock::now();
         for peer in &status.peers {

@@ -75,6 +75,38 @@ pub struct Settings {
     /// Peer nodes and replication.
     #[serde(default)]
     pub federation: FederationSettings,
+    /// The store.
+    #[serde(default)]
+    pub storage: StorageSettings,
+}
+
+/// The `[storage]` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Megabytes kept free on the disk holding the store: below that, posts are refused
+    /// (reads go on) until space is freed.
+    #[serde(default = "default_min_free_mb")]
+    pub min_free_mb: u64,
+}
+
+fn default_min_free_mb() -> u64 {
+    crate::storage::DEFAULT_MIN_FREE_BYTES / (1024 * 1024)
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            min_free_mb: default_min_free_mb(),
+        }
+    }
+}
+
+impl StorageSettings {
+    /// The bytes kept free.
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_mb.saturating_mul(1024 * 1024)
+    }
 }
 
 /// The `[federation]` section.
@@ -140,6 +172,7 @@ impl Default for Settings {
             public_address: None,
             log: default_log(),
             federation: FederationSettings::default(),
+            storage: StorageSettings::default(),
         }
     }
 }
@@ -189,7 +222,12 @@ impl Settings {
              # (new posts are pushed at once; this repairs what pushes missed).\n\
              sync_interval_secs = {interval}\n\
              # Posts per second this node accepts from one peer.\n\
-             posts_per_second = {rate}\n",
+             posts_per_second = {rate}\n\
+             \n\
+             [storage]\n\
+             # Megabytes kept free on the disk holding the store: below that the node\n\
+             # refuses posts (reads go on) until space is freed.\n\
+             min_free_mb = {min_free}\n",
             listen = self.listen,
             log = self.log,
             peers = self
@@ -201,6 +239,7 @@ impl Settings {
                 .join(", "),
             interval = self.federation.sync_interval_secs,
             rate = self.federation.posts_per_second,
+            min_free = self.storage.min_free_mb,
         )
     }
 

@@ -103,6 +103,12 @@ pub struct Status {
     pub spaces: Vec<SpaceStatus>,
     /// Bytes the store takes on disk.
     pub disk_bytes: u64,
+    /// Bytes free on the disk holding the store.
+    #[serde(default)]
+    pub disk_free_bytes: u64,
+    /// Bytes the node keeps free: below that it refuses posts.
+    #[serde(default)]
+    pub min_free_bytes: u64,
     /// Posts whose record was found damaged, not held until a peer sends them again.
     #[serde(default)]
     pub quarantined: Vec<Quarantined>,
@@ -259,6 +265,8 @@ fn status(
         peers: peers(storage, live)?,
         spaces,
         disk_bytes: storage.size_on_disk().map_err(|e| e.to_string())?,
+        disk_free_bytes: storage.free_bytes().map_err(|e| e.to_string())?,
+        min_free_bytes: storage.min_free_bytes(),
         quarantined: storage.quarantined().map_err(|e| e.to_string())?,
     })
 }

@@ -179,6 +179,9 @@ async fn publish(node: &Arc<Node>, user: UserId, envelope: &ByteString) -> Respo
     let id = post.id();
     match node.commit.commit(vec![post.clone()]).await {
         Ok(_) => {}
+        Err(error @ crate::storage::StorageError::DiskFull { .. }) => {
+            return Response::error(ApiErrorCode::DiskFull, error.to_string());
+        }
         Err(error) => return internal(error),
     }
     node.stored(space, &[post], None).await;

@@ -321,3 +321,39 @@ async fn listing_spaces_reads_none_of_the_spaces_a_user_is_not_in() {
     );
     fx.node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_full_disk_refuses_posts_clearly_while_reads_go_on() {
+    let fx = within(fixture()).await;
+    let founder_key = key(2);
+    let founder = User::connect(&founder_key, &fx.node).await;
+    let publish = |title: &str| {
+        let post = Post::sign(&founder_key, fx.space, at(50), thread(title), clock::now()).unwrap();
+        Request::Publish {
+            envelope: ByteString(post.bytes().to_vec()),
+        }
+    };
+    // As if the disk were full: less free than the node keeps.
+    fx.node.node.storage.set_min_free_bytes(u64::MAX);
+    match founder.ask(&publish("while full")).await {
+        Response::Error { code, message } => {
+            assert_eq!(code, ApiErrorCode::DiskFull);
+            assert!(
+                message.contains("posts are refused until space is freed"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        founder.ask(&Request::Threads { space: fx.space }).await,
+        Response::Threads { ref threads, .. } if threads.len() == 1
+    ));
+    // Space freed: taken again, no restart.
+    fx.node.node.storage.set_min_free_bytes(0);
+    assert!(matches!(
+        founder.ask(&publish("after")).await,
+        Response::Published { .. }
+    ));
+    fx.node.shutdown().await.unwrap();
+}

@@ -93,6 +93,17 @@ pub enum StorageError {
     /// The database failed while the store was open.
     #[error("the database failed: {0}")]
     Database(#[source] Arc<sled::Error>),
+    /// The disk holding the store is (nearly) full: posts are refused, so that what is
+    /// stored stays readable, until space is freed.
+    #[error(
+        "the disk holding the store has {free} bytes free, less than the {min_free} this node keeps free: posts are refused until space is freed (reads go on)"
+    )]
+    DiskFull {
+        /// Bytes free for the node on the store's filesystem.
+        free: u64,
+        /// Bytes the node keeps free (`[storage] min_free_mb`).
+        min_free: u64,
+    },
     /// The commit task is gone (the runtime is shutting down).
     #[error("the commit task has stopped, so the post was not stored")]
     CommitterStopped,

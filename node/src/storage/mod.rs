@@ -62,6 +62,7 @@
 
 mod commit;
 mod cursors;
+mod disk;
 mod error;
 mod format;
 mod keys;
@@ -83,6 +84,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
+pub use disk::DEFAULT_MIN_FREE_BYTES;
 pub use error::{Corruption, InviteError, StorageError};
 pub use format::FORMAT_VERSION;
 pub use log::SEGMENT_BYTES;
@@ -107,6 +109,8 @@ pub struct Storage {
     writer: Arc<Mutex<()>>,
     /// What was recovered when this opening rebuilt a lost index from the log.
     rebuilt: Option<Arc<Rebuilt>>,
+    /// Bytes kept free on the store's filesystem (see the `disk` module).
+    min_free: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -130,6 +134,7 @@ impl Storage {
             path: Arc::new(dir.to_path_buf()),
             writer: Arc::new(Mutex::new(())),
             rebuilt: rebuilt.map(Arc::new),
+            min_free: Arc::new(std::sync::atomic::AtomicU64::new(DEFAULT_MIN_FREE_BYTES)),
         };
         storage.finish_erasing()?;
         if let Some(rebuilt) = &storage.rebuilt {

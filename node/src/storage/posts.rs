@@ -48,6 +48,11 @@ impl Storage {
             seen.insert(id, outcome);
             outcomes.push(outcome);
         }
+        if fresh.is_empty() {
+            return Ok(outcomes);
+        }
+        // Never into the last bytes of the disk: refused whole, nothing written.
+        self.check_room(fresh.iter().map(|p| p.bytes().len() as u64).sum())?;
         // The envelopes are durable in the log before any index entry points at them.
         let records: Vec<(PostId, &[u8])> = fresh.iter().map(|p| (p.id(), p.bytes())).collect();
         let pointers = self.log.append(&records)?;

@@ -239,6 +239,9 @@ pub enum ApiErrorCode {
     Malformed,
     /// The node failed; the request may be retried.
     Internal,
+    /// The node's disk is (nearly) full: it takes no posts until space is freed; reads
+    /// go on. Retry later.
+    DiskFull,
 }
 
 impl ApiErrorCode {
@@ -255,6 +258,7 @@ impl ApiErrorCode {
             Self::Forbidden => "forbidden",
             Self::Malformed => "malformed",
             Self::Internal => "internal",
+            Self::DiskFull => "disk_full",
         }
     }
 }
