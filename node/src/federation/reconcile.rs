@@ -152,9 +152,21 @@ pub(crate) async fn respond(
         let (code, space) = match error {
             SyncFailure::Sync(error) => (error.code(), None),
             SyncFailure::Decode(error) => (error.code(), None),
+            SyncFailure::Transport(TransportError::FrameTooLarge { .. }) => {
+                (ErrorCode::TooLarge, None)
+            }
             _ => (ErrorCode::Internal, None),
         };
-        if !matches!(error, SyncFailure::Transport(_) | SyncFailure::Misbehaved) {
+        let too_large = matches!(
+            error,
+            SyncFailure::Transport(TransportError::FrameTooLarge { .. })
+        );
+        if too_large {
+            // The rest of the frame is not read: this stream ends, with the reason,
+            // and the connection goes on.
+            let _ = recv.stop(quinn::VarInt::from_u32(0));
+        }
+        if too_large || !matches!(error, SyncFailure::Transport(_) | SyncFailure::Misbehaved) {
             outbox.push_always(Message::error(code, space, &error.to_string()));
         }
     }

@@ -133,3 +133,38 @@ async fn a_peer_that_does_not_read_answers_is_not_answered_without_bound() {
     drop(streams);
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_oversize_frame_on_a_reconciliation_stream_ends_that_stream_alone() {
+    use parley_protocol::wire::ErrorCode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (node, shared, _) = within(super::node_with_spaces(
+        dir.path(),
+        key(8).node_id(),
+        key(9).node_id(),
+        FederationConfig::default(),
+    ))
+    .await;
+    let mut peer = within(HandPeer::connect(&key(8), &node)).await.unwrap();
+    let (mut send, mut recv) = peer.connection.open_bi().await.unwrap();
+    // A length over the message bound, and none of the bytes.
+    let over = u32::try_from(parley_protocol::limits::MAX_MESSAGE_BYTES + 1).unwrap();
+    send.write_all(&over.to_le_bytes()).await.unwrap();
+    let answer = within(transport::read_frame(&mut recv, 1 << 20))
+        .await
+        .unwrap()
+        .expect("an explanation");
+    match Message::decode(&answer).unwrap() {
+        Message::Error { code, .. } => assert_eq!(code, ErrorCode::TooLarge),
+        other => panic!("{other:?}"),
+    }
+    // The connection goes on: the control stream still answers.
+    peer.send(&Message::Want {
+        space: shared,
+        ids: BoundedVec::new(),
+    })
+    .await;
+    assert!(peer.connection.close_reason().is_none());
+    node.shutdown().await.unwrap();
+}
