@@ -161,9 +161,14 @@ fn system_now() -> anyhow::Result<Timestamp> {
 /// Logs to standard error, filtered by `RUST_LOG`, else by `default`.
 pub(crate) fn init_tracing(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colours only on a terminal, and not when NO_COLOR is set (no-color.org): a log
+    // written to a file or a pipe is plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 
