@@ -241,8 +241,7 @@ pub fn start(
         }
     }
     federation::start(&node, configured);
-    let scrub_stop = Arc::new(scrub::StopScrub::default());
-    let scrub = tokio::spawn(scrub::scrub_loop(node.clone(), scrub_stop.clone()));
+    let scrub = scrub::Scrub::spawn(node.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(accept_loop(node.clone(), endpoint.clone(), stopped));
     Ok(NodeHandle {
@@ -250,10 +249,7 @@ pub fn start(
         endpoint,
         stop,
         task,
-        scrub: Scrub {
-            task: scrub,
-            stop: scrub_stop,
-        },
+        scrub,
     })
 }
 
@@ -264,21 +260,7 @@ pub struct NodeHandle {
     endpoint: quinn::Endpoint,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
-    scrub: Scrub,
-}
-
-/// The background scrub's task and the flag that stops it between batches.
-struct Scrub {
-    task: tokio::task::JoinHandle<()>,
-    stop: Arc<scrub::StopScrub>,
-}
-
-impl Scrub {
-    /// Stops the scrub and waits until it let go of the store (within one batch).
-    async fn stop(self) {
-        self.stop.stop();
-        let _ = self.task.await;
-    }
+    scrub: scrub::Scrub,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -396,7 +378,7 @@ impl NodeHandle {
         federation::stop(&self.node);
         self.endpoint.close(0u32.into(), b"node stopped");
         self.task.abort();
-        self.scrub.stop.stop();
+        self.scrub.abandon();
     }
 }
 

@@ -16,16 +16,43 @@ pub(crate) const SCRUB_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// The pause after each batch of records, so a scrub yields to the node's own work.
 const PAUSE: Duration = Duration::from_millis(2);
 
+/// The running scrub: its task and what stops it.
+#[derive(Debug)]
+pub(crate) struct Scrub {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<StopScrub>,
+}
+
+impl Scrub {
+    /// Starts scrubbing `node`'s store in the background.
+    pub(crate) fn spawn(node: Arc<Node>) -> Self {
+        let stop = Arc::new(StopScrub::default());
+        let task = tokio::spawn(scrub_loop(node, stop.clone()));
+        Self { task, stop }
+    }
+
+    /// Stops the scrub and waits until it let go of the store (within one batch).
+    pub(crate) async fn stop(self) {
+        self.stop.stop();
+        let _ = self.task.await;
+    }
+
+    /// Tells the scrub to stop without waiting for it (the node is being abandoned).
+    pub(crate) fn abandon(&self) {
+        self.stop.stop();
+    }
+}
+
 /// Tells a scrub to stop: between two batches, or while it waits for the next round.
 #[derive(Debug, Default)]
-pub(crate) struct StopScrub {
+struct StopScrub {
     flag: AtomicBool,
     notify: tokio::sync::Notify,
 }
 
 impl StopScrub {
     /// Asks the scrub to stop.
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         self.flag.store(true, Ordering::Relaxed);
         self.notify.notify_one();
     }
@@ -37,7 +64,7 @@ impl StopScrub {
 
 /// Scrubs until told to stop (the node is stopping); returns once it let go of the
 /// store.
-pub(crate) async fn scrub_loop(node: Arc<Node>, stop: Arc<StopScrub>) {
+async fn scrub_loop(node: Arc<Node>, stop: Arc<StopScrub>) {
     loop {
         let storage = node.storage.clone();
         let stopping = stop.clone();

@@ -12,6 +12,10 @@ use super::log::Pointer;
 use super::quarantine::is_damage;
 use super::{Storage, keys};
 
+/// An envelope's bytes up to and including its space (version and space id, spec
+/// 4.1): what [`Storage::held_in`] reads of a stored post.
+const SPACE_HEADER_BYTES: usize = 1 + 32;
+
 /// What storing one post did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -159,7 +163,7 @@ impl Storage {
             Err(error) => return Err(error),
         };
         Ok(pointer
-            .and_then(|pointer| self.log.read_prefix(pointer, 33))
+            .and_then(|pointer| self.log.read_prefix(pointer, SPACE_HEADER_BYTES))
             .and_then(|header| parley_protocol::envelope::peek_space(&header)))
     }
 

@@ -75,7 +75,7 @@ pub(super) fn from_log(dir: &Path) -> Result<(sled::Db, Rebuilt), StorageError> 
     let mut rebuilt = Rebuilt::default();
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
-    let now = Timestamp::from_millis(crate::clock::now().as_millis());
+    let now = crate::clock::now();
     log.scan(|id, bytes, pointer| {
         // A post appended twice (stored again after a crash lost its index entry, or
         // after its record was damaged) is indexed once, from its first good record.
