@@ -19,7 +19,7 @@ use parley_protocol::view::fixture::{
     SpaceFixture, add, edit, grant, key, profile, react, remove, reopen, reply, resolve, retract,
     revoke, share, thread, unshare,
 };
-use parley_protocol::view::{ReadCursor, SpaceView, UnreadThread};
+use parley_protocol::view::{Decision, ReadCursor, SpaceView, UnreadThread, anchor, is_spine};
 use parley_protocol::{Post, SecretKey};
 use proptest::prelude::*;
 
@@ -469,6 +469,80 @@ proptest! {
                 prop_assert!(model_was_member(&subset, &world.genesis, by_id[&resolution.resolve]));
             }
         }
+    }
+}
+
+/// The spine of `posts`: what decides membership, moderators, replicas and names.
+fn spine<'w>(posts: &[&'w Post]) -> Vec<&'w Post> {
+    let profiles: BTreeSet<PostId> = posts
+        .iter()
+        .filter(|p| matches!(p.content(), Content::Profile(_)))
+        .map(|p| p.id())
+        .collect();
+    posts
+        .iter()
+        .copied()
+        .filter(|p| {
+            let retracts_a_profile = matches!(p.content(),
+                Content::Retraction(r) if profiles.contains(&r.target));
+            is_spine(p, retracts_a_profile)
+        })
+        .collect()
+}
+
+/// The closure of `root` in `posts`: the root and every post whose anchor is in it.
+fn closure<'w>(posts: &[&'w Post], root: PostId) -> Vec<&'w Post> {
+    let mut inside = BTreeSet::from([root]);
+    loop {
+        let before = inside.len();
+        for post in posts {
+            if anchor(post.content()).is_some_and(|a| inside.contains(&a)) {
+                inside.insert(post.id());
+            }
+        }
+        if inside.len() == before {
+            break;
+        }
+    }
+    posts
+        .iter()
+        .copied()
+        .filter(|p| inside.contains(&p.id()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(1000) })]
+
+    /// (e) A view kept in parts agrees with the whole fold: the spine alone folds to the
+    /// same membership, replicas and names, and each thread folded alone against it (in
+    /// any order) is the whole fold's thread, with the same list line and decision.
+    #[test]
+    fn threads_folded_alone_agree_with_the_whole(
+        case in prop_oneof![cases(Style::Discussion), cases(Style::Concurrent)],
+    ) {
+        let world = case.world();
+        let subset = case.subset(&world);
+        let whole = fold(&world, &subset);
+        let spine_view = fold(&world, &shuffle(spine(&subset), case.order_a));
+        prop_assert_eq!(whole.genesis(), spine_view.genesis());
+        prop_assert_eq!(whole.timeline(), spine_view.timeline());
+        prop_assert_eq!(whole.replicas(), spine_view.replicas());
+        prop_assert_eq!(whole.display_names(), spine_view.display_names());
+        let mut summaries = Vec::new();
+        let mut decisions = Vec::new();
+        for root in subset.iter().filter(|p| matches!(p.content(), Content::Thread(_))) {
+            let alone = spine_view.fold_thread(&root.id(), shuffle(closure(&subset, root.id()), case.order_b));
+            prop_assert_eq!(alone.as_ref(), whole.thread(&root.id()));
+            if let Some(thread) = alone {
+                summaries.push(spine_view.summary_of(&thread));
+                decisions.extend(Decision::of(&thread));
+            }
+        }
+        summaries.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(a.id.cmp(&b.id)));
+        decisions.sort_by_key(|d| std::cmp::Reverse((d.decided_at, d.resolve)));
+        prop_assert_eq!(summaries.as_slice(), whole.threads());
+        prop_assert_eq!(decisions.as_slice(), whole.decisions());
     }
 }
 

@@ -312,17 +312,7 @@ impl Storage {
 
 /// The post a post's content files it under in the thread index (see the module
 /// documentation): none for posts outside threads.
-pub(super) fn anchor(content: &Content) -> Option<PostId> {
-    match content {
-        Content::Reply(reply) => Some(reply.root),
-        Content::Edit(edit) => Some(edit.target),
-        Content::Retraction(retraction) => Some(retraction.target),
-        Content::Reaction(reaction) => Some(reaction.target),
-        Content::Resolve(resolve) => Some(resolve.thread),
-        Content::Reopen(reopen) => Some(reopen.thread),
-        _ => None,
-    }
-}
+pub(super) use parley_protocol::view::anchor;
 
 /// The value of a post's thread index entry: its kind tag in one byte, so a scan of
 /// what is filed under a post can pick out one kind without reading envelopes.

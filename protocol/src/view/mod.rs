@@ -68,6 +68,9 @@ pub struct SpaceView {
     /// Former replicas, each with the unshare that removed it.
     #[serde(skip)]
     removed_replicas: BTreeMap<NodeId, PostId>,
+    /// Everyone who was ever a moderator, from when (rule 5).
+    #[serde(skip)]
+    ever_moderators: retraction::EverModerators,
     /// Display names, by user.
     #[serde(serialize_with = "text::keyed::serialize")]
     display_names: BTreeMap<UserId, String>,
@@ -109,9 +112,11 @@ impl SpaceView {
             return Self::empty(space);
         };
         let timeline = Timeline::build(&history);
-        let retracted = retraction::effective(&history);
+        let ever_moderators = retraction::ever_moderators(&history);
+        let retracted = retraction::effective(&history.posts, &history.by_id, &ever_moderators);
         let scope = Scope {
-            history: &history,
+            posts: &history.posts,
+            by_id: &history.by_id,
             timeline: &timeline,
             retracted: &retracted,
         };
@@ -133,6 +138,7 @@ impl SpaceView {
             }),
             replicas: replicas.nodes,
             removed_replicas: replicas.removed,
+            ever_moderators,
             timeline,
             display_names,
             threads,
@@ -148,7 +154,10 @@ impl SpaceView {
         posts: impl IntoIterator<Item = &'a Post>,
     ) -> BTreeSet<PostId> {
         History::collect(space, posts)
-            .map(|history| retraction::effective(&history))
+            .map(|history| {
+                let ever = retraction::ever_moderators(&history);
+                retraction::effective(&history.posts, &history.by_id, &ever)
+            })
             .unwrap_or_default()
     }
 
@@ -228,6 +237,42 @@ impl SpaceView {
         unread::unread(&self.threads, |id| self.thread_views.get(id), user, cursor)
     }
 
+    /// The thread rooted at `root`, folded from `posts` against this view's membership
+    /// and moderators: what [`SpaceView::thread`] of the whole space shows for it.
+    ///
+    /// A node that keeps views incrementally folds a thread alone this way. It gives
+    /// the whole fold's answer when `self` was folded from the space's [spine
+    /// posts](is_spine) (at least) and `posts` holds the thread's closure: the root
+    /// and every post whose [anchor] is in the closure. Other posts are ignored.
+    pub fn fold_thread<'a>(
+        &self,
+        root: &PostId,
+        posts: impl IntoIterator<Item = &'a Post>,
+    ) -> Option<ThreadView> {
+        let genesis = self.genesis.as_ref()?;
+        let start = (genesis.created_at, genesis.id);
+        let sorted: BTreeMap<history::SortKey, &'a Post> = posts
+            .into_iter()
+            .filter(|post| post.space() == self.space && post.sort_key() > start)
+            .map(|post| (post.sort_key(), post))
+            .collect();
+        let posts: Vec<&'a Post> = sorted.into_values().collect();
+        let by_id: BTreeMap<PostId, &'a Post> = posts.iter().map(|p| (p.id(), *p)).collect();
+        let retracted = retraction::effective(&posts, &by_id, &self.ever_moderators);
+        let scope = Scope {
+            posts: &posts,
+            by_id: &by_id,
+            timeline: &self.timeline,
+            retracted: &retracted,
+        };
+        thread::build(&scope).remove(root)
+    }
+
+    /// The thread-list line of `thread`, with its author's display name from this view.
+    pub fn summary_of(&self, thread: &ThreadView) -> ThreadSummary {
+        summary::summary(thread, &self.display_names)
+    }
+
     fn empty(space: SpaceId) -> Self {
         Self {
             space,
@@ -235,6 +280,7 @@ impl SpaceView {
             timeline: Timeline::default(),
             replicas: BTreeSet::new(),
             removed_replicas: BTreeMap::new(),
+            ever_moderators: BTreeMap::new(),
             display_names: BTreeMap::new(),
             threads: Vec::new(),
             thread_views: BTreeMap::new(),
@@ -243,10 +289,41 @@ impl SpaceView {
     }
 }
 
+/// Whether `post` belongs to a space's *spine*: the posts that decide membership,
+/// moderators, replicas and display names (governance posts and profiles), given
+/// whether `post` is a retraction of a profile (which the caller looks up). Everything
+/// else a view shows hangs below a thread root through [`anchor`]s.
+pub fn is_spine(post: &Post, retracts_a_profile: bool) -> bool {
+    match post.content() {
+        Content::Profile(_) => true,
+        Content::Retraction(_) => retracts_a_profile,
+        content => content.is_governance(),
+    }
+}
+
+/// The post a post hangs below in a thread: a reply below its root, an edit, a
+/// retraction or a reaction below its target, a resolve or reopen below its thread;
+/// `None` for every other kind. A thread's closure is its root and every post whose
+/// anchor is in the closure ([`SpaceView::fold_thread`]).
+pub fn anchor(content: &Content) -> Option<PostId> {
+    match content {
+        Content::Reply(reply) => Some(reply.root),
+        Content::Edit(edit) => Some(edit.target),
+        Content::Retraction(retraction) => Some(retraction.target),
+        Content::Reaction(reaction) => Some(reaction.target),
+        Content::Resolve(resolve) => Some(resolve.thread),
+        Content::Reopen(reopen) => Some(reopen.thread),
+        _ => None,
+    }
+}
+
 /// What a rule needs to decide whether a post counts.
 #[derive(Debug)]
 struct Scope<'a, 'h> {
-    history: &'h History<'a>,
+    /// The posts folded, in sort-key order.
+    posts: &'h [&'a Post],
+    /// The same posts by id.
+    by_id: &'h BTreeMap<PostId, &'a Post>,
     timeline: &'h Timeline,
     retracted: &'h BTreeSet<PostId>,
 }
@@ -263,7 +340,7 @@ impl Scope<'_, '_> {
 /// Rule 10: each user's latest counting profile.
 fn display_names(scope: &Scope<'_, '_>) -> BTreeMap<UserId, String> {
     let mut names = BTreeMap::new();
-    for post in &scope.history.posts {
+    for post in scope.posts {
         if let Content::Profile(profile) = post.content()
             && scope.counts(post)
         {

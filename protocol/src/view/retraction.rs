@@ -14,15 +14,19 @@ use crate::content::Content;
 use crate::envelope::Post;
 use crate::id::{PostId, UserId};
 
-/// The ids of the posts of `history` that an effective retraction withdraws.
-pub(super) fn effective(history: &History<'_>) -> BTreeSet<PostId> {
-    let ever = ever_moderators(history);
+/// The ids of the posts of `posts` (sorted, with `by_id` their index) that an effective
+/// retraction among them withdraws, given the ever-moderators of the space.
+pub(super) fn effective(
+    posts: &[&Post],
+    by_id: &BTreeMap<PostId, &Post>,
+    ever: &EverModerators,
+) -> BTreeSet<PostId> {
     let mut retracted = BTreeSet::new();
-    for post in &history.posts {
+    for post in posts {
         let Content::Retraction(retraction) = post.content() else {
             continue;
         };
-        let Some(target) = history.by_id.get(&retraction.target) else {
+        let Some(target) = by_id.get(&retraction.target) else {
             continue;
         };
         if !is_retractable(target) {
@@ -39,10 +43,13 @@ pub(super) fn effective(history: &History<'_>) -> BTreeSet<PostId> {
     retracted
 }
 
+/// Every user who was ever a moderator, with the first point from which they were.
+pub(super) type EverModerators = BTreeMap<UserId, SortKey>;
+
 /// Every user who was ever a moderator, with the first point from which they were:
 /// the founder from the genesis, then each grant by an ever-moderator of that time.
 /// Revocations do not remove anyone.
-fn ever_moderators(history: &History<'_>) -> BTreeMap<UserId, SortKey> {
+pub(super) fn ever_moderators(history: &History<'_>) -> EverModerators {
     let mut since = BTreeMap::new();
     since.insert(history.genesis.author(), history.genesis.sort_key());
     for post in &history.posts {

@@ -61,38 +61,45 @@ pub(super) fn thread_list(
 ) -> Vec<ThreadSummary> {
     let mut list: Vec<ThreadSummary> = threads
         .values()
-        .map(|thread| ThreadSummary {
-            id: thread.id,
-            title: thread.title.clone(),
-            author: thread.author,
-            author_name: names.get(&thread.author).cloned(),
-            created_at: thread.created_at,
-            reply_count: thread.reply_count,
-            last_activity: thread.last_activity,
-            edited: thread.posts.first().is_some_and(|root| root.edited),
-            resolution: thread.resolution.clone(),
-        })
+        .map(|thread| summary(thread, names))
         .collect();
     list.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(a.id.cmp(&b.id)));
     list
 }
 
+impl Decision {
+    /// The decision-log entry of `thread`, if it is resolved.
+    pub fn of(thread: &ThreadView) -> Option<Self> {
+        let resolution = thread.resolution.as_ref()?;
+        Some(Self {
+            thread: thread.id,
+            title: thread.title.clone(),
+            decision: resolution.decision.clone(),
+            decided_by: resolution.by,
+            decided_at: resolution.at,
+            resolve: resolution.resolve,
+        })
+    }
+}
+
+/// The thread-list line of one thread.
+pub(super) fn summary(thread: &ThreadView, names: &BTreeMap<UserId, String>) -> ThreadSummary {
+    ThreadSummary {
+        id: thread.id,
+        title: thread.title.clone(),
+        author: thread.author,
+        author_name: names.get(&thread.author).cloned(),
+        created_at: thread.created_at,
+        reply_count: thread.reply_count,
+        last_activity: thread.last_activity,
+        edited: thread.posts.first().is_some_and(|root| root.edited),
+        resolution: thread.resolution.clone(),
+    }
+}
+
 /// The decision log: currently resolved threads, newest resolve (by sort key) first.
 pub(super) fn decisions(threads: &BTreeMap<PostId, ThreadView>) -> Vec<Decision> {
-    let mut list: Vec<Decision> = threads
-        .values()
-        .filter_map(|thread| {
-            let resolution = thread.resolution.as_ref()?;
-            Some(Decision {
-                thread: thread.id,
-                title: thread.title.clone(),
-                decision: resolution.decision.clone(),
-                decided_by: resolution.by,
-                decided_at: resolution.at,
-                resolve: resolution.resolve,
-            })
-        })
-        .collect();
+    let mut list: Vec<Decision> = threads.values().filter_map(Decision::of).collect();
     list.sort_by_key(|d| std::cmp::Reverse((d.decided_at, d.resolve)));
     list
 }

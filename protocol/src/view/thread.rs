@@ -128,7 +128,7 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     fn collect(scope: &Scope<'a, '_>) -> Self {
-        let posts = &scope.history.posts;
+        let posts = scope.posts;
         let roots: BTreeMap<PostId, &'a Post> = posts
             .iter()
             .filter(|post| matches!(post.content(), Content::Thread(_)) && scope.counts(post))
@@ -306,7 +306,7 @@ impl<'a> Parts<'a> {
 /// reply of the space that is not retracted, and a reply's edit carries no title.
 /// (Whether the edit itself is visible and not retracted is checked by the caller.)
 fn edit_counts(scope: &Scope<'_, '_>, post: &Post, edit: &Edit) -> bool {
-    let Some(target) = scope.history.by_id.get(&edit.target) else {
+    let Some(target) = scope.by_id.get(&edit.target) else {
         return false;
     };
     if scope.retracted.contains(&target.id()) || target.author() != post.author() {
