@@ -108,10 +108,18 @@ pub(crate) enum Command {
         /// The thread.
         thread: PostId,
     },
-    /// List a space's threads, latest activity first.
+    /// List a space's threads, latest activity first: one screen, unless asked for more.
     Threads {
         /// The space: its name or id.
         space: String,
+        #[command(flatten)]
+        page: PageArgs,
+        /// Only threads without a decision.
+        #[arg(long, conflicts_with = "resolved")]
+        open: bool,
+        /// Only threads with a decision.
+        #[arg(long)]
+        resolved: bool,
     },
     /// Show a thread as a tree (and mark it read).
     Show {
@@ -134,12 +142,28 @@ pub(crate) enum Command {
     Decisions {
         /// The space: its name or id.
         space: String,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Say which kind of Parley id a text is, or why it is none (exit 1).
     IdParse {
         /// The text to read, e.g. `user1…`.
         text: String,
     },
+}
+
+/// How much of a long list to show.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PageArgs {
+    /// Show at most N lines (default: one screen on a terminal, else 20).
+    #[arg(long, short = 'n', value_name = "N", conflicts_with = "all")]
+    pub(crate) limit: Option<u32>,
+    /// Show every line.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Start after the line this cursor names (printed as `next` in `--json` output).
+    #[arg(long, value_name = "CURSOR")]
+    pub(crate) before: Option<String>,
 }
 
 /// `parley space …`.

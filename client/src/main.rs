@@ -26,7 +26,7 @@ use crate::commands::{Context, Outcome, account, id_parse, read, space, watch, w
 use crate::error::ClientError;
 use crate::home::Home;
 use crate::node_client::NodeClient;
-use crate::render::text::terminal_width;
+use crate::render::text::{screen_lines, terminal_width};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -55,7 +55,8 @@ async fn run(cli: &Cli) -> Result<Outcome, ClientError> {
     }
     let home = Home::locate(cli.home.clone())?;
     let editor = commands::body::EditorSetup::from_env(&home).editor;
-    let ctx = Context::new(home, terminal_width(), editor, clock::now);
+    let mut ctx = Context::new(home, terminal_width(), editor, clock::now);
+    ctx.screen_lines = screen_lines();
     if let Command::Join { invite } = &cli.command {
         let (key, created) = ctx.home.key_or_create()?;
         let mut node = NodeClient::new(invite.address.clone(), key, cli.connect_timeout);
@@ -85,7 +86,12 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
             write::resolve_thread(ctx, node, *thread, decision).await
         }
         Command::Reopen { thread } => write::reopen(ctx, node, *thread).await,
-        Command::Threads { space } => read::threads(ctx, node, space).await,
+        Command::Threads {
+            space,
+            page,
+            open,
+            resolved,
+        } => read::threads(ctx, node, space, page, read::filter(*open, *resolved)).await,
         Command::Show { thread } => read::show(ctx, node, *thread).await,
         Command::Unread => read::unread(ctx, node).await,
         Command::Watch { space } => {
@@ -107,7 +113,7 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
             .await
         }
         Command::Members { space } => space::members(ctx, node, space).await,
-        Command::Decisions { space } => space::decisions(ctx, node, space).await,
+        Command::Decisions { space, page } => space::decisions(ctx, node, space, page).await,
         Command::Join { .. } | Command::IdParse { .. } => {
             Err(ClientError::Usage("handled before connecting".to_owned()))
         }

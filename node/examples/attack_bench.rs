@@ -295,7 +295,7 @@ async fn run_phase(cx: &Context<'_>, attack: Attack, phase: Duration) -> Result<
     let mut n = 0u64;
     while Instant::now() < until {
         let began = Instant::now();
-        let threads = Request::Threads { space: cx.small }.encode();
+        let threads = Request::threads(cx.small, 50).encode();
         let answer = tokio::time::timeout(
             Duration::from_secs(10),
             transport::request(&connection, &threads, 1 << 24),

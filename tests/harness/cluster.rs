@@ -167,7 +167,7 @@ impl TestPeer {
 
     /// The view of `space` as users read it here.
     pub fn view(&self, space: &SpaceId) -> Arc<SpaceView> {
-        self.node().view(space).expect("view")
+        Arc::new(self.node().view(space).expect("view"))
     }
 
     /// What users see of `space` here, as comparable text: threads (with edits,

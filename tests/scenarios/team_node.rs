@@ -211,7 +211,7 @@ fn every_acknowledged_post_survives_kill_9_during_a_burst() {
     }
     let acked = acked.lock().unwrap().clone();
     node.start();
-    let threads = ada.json(&["threads", &space]);
+    let threads = ada.json(&["threads", &space, "--all"]);
     let listed: Vec<&str> = threads["threads"]
         .as_array()
         .or_else(|| threads.as_array())

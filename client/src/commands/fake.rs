@@ -1,13 +1,15 @@
 //! An in-memory node for testing commands: it validates and stores published posts and
 //! answers from the protocol's own views, as the real node does, without QUIC or disk.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use parley_protocol::api::{
-    ApiErrorCode, NodeAddress, Request, Response, SpaceSummary, UnreadInSpace,
+    ApiErrorCode, DecisionCursor, MAX_PAGE_LINES, NodeAddress, Request, Response, SpaceSummary,
+    ThreadCursor, UnreadInSpace,
 };
 use parley_protocol::content::Content;
-use parley_protocol::view::{ReadCursor, SpaceView};
+use parley_protocol::view::{Decision, ReadCursor, SpaceView, ThreadSummary};
 use parley_protocol::{NodeId, Post, PostId, SpaceId, UserId};
 
 use super::Context;
@@ -128,10 +130,36 @@ impl FakeNode {
                     .collect();
                 Response::Spaces { spaces }
             }
-            Request::Threads { space } => self.with_view(space, |view| Response::Threads {
+            Request::Threads {
                 space,
-                names: names(view),
-                threads: view.threads().to_vec(),
+                limit,
+                before,
+                since,
+                filter,
+            } => self.with_view(space, |view| {
+                let after = |t: &ThreadSummary| {
+                    before.is_none_or(|c| {
+                        (Reverse(t.last_activity), t.id) > (Reverse(c.last_activity), c.id)
+                    })
+                };
+                let lines: Vec<ThreadSummary> = view
+                    .threads()
+                    .iter()
+                    .filter(|t| after(t) && since.is_none_or(|since| t.last_activity >= since))
+                    .filter(|t| filter.admits(t.resolution.is_some()))
+                    .cloned()
+                    .collect();
+                let (threads, next) = page(lines, limit, |t| ThreadCursor {
+                    last_activity: t.last_activity,
+                    id: t.id,
+                });
+                Response::Threads {
+                    space,
+                    names: names(view),
+                    threads,
+                    next,
+                    total: view.threads().len() as u64,
+                }
             }),
             Request::Thread { id } => match self.locate(&id) {
                 Some((space, Some(root), _, _)) => {
@@ -170,9 +198,30 @@ impl FakeNode {
                 replicas: view.replicas().iter().copied().collect(),
                 names: names(view),
             }),
-            Request::Decisions { space } => self.with_view(space, |view| Response::Decisions {
+            Request::Decisions {
                 space,
-                decisions: view.decisions().to_vec(),
+                limit,
+                before,
+            } => self.with_view(space, |view| {
+                let lines: Vec<Decision> = view
+                    .decisions()
+                    .iter()
+                    .filter(|d| {
+                        before.is_none_or(|c| {
+                            Reverse((d.decided_at, d.resolve)) > Reverse((c.decided_at, c.resolve))
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                let (decisions, next) = page(lines, limit, |d| DecisionCursor {
+                    decided_at: d.decided_at,
+                    resolve: d.resolve,
+                });
+                Response::Decisions {
+                    space,
+                    decisions,
+                    next,
+                }
             }),
             Request::Unread { mark_read } => {
                 let mut threads = Vec::new();
@@ -304,4 +353,13 @@ impl Watch for FakeWatch {
             next => Ok(next),
         }
     }
+}
+
+/// The first `limit` of `lines`, and the cursor of the last one shown when more follow.
+fn page<T, C>(lines: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> (Vec<T>, Option<C>) {
+    let limit = limit.clamp(1, MAX_PAGE_LINES) as usize;
+    let more = lines.len() > limit;
+    let shown: Vec<T> = lines.into_iter().take(limit).collect();
+    let next = if more { shown.last().map(cursor) } else { None };
+    (shown, next)
 }

@@ -57,7 +57,12 @@ pub(crate) struct Context {
     pub(crate) clock: fn() -> Timestamp,
     /// The date of the last post signed, so the next is later still.
     pub(crate) last_signed: Cell<Timestamp>,
+    /// How many list lines fit one screen (20 when the output is not a terminal).
+    pub(crate) screen_lines: usize,
 }
+
+/// List lines shown when the output is not a terminal and no `--limit` is given.
+pub(crate) const DEFAULT_LINES: usize = 20;
 
 impl Context {
     /// A context reading `clock`.
@@ -76,7 +81,21 @@ impl Context {
             editor,
             clock,
             last_signed: Cell::new(Timestamp::default()),
+            screen_lines: DEFAULT_LINES,
         }
+    }
+
+    /// How many lines a list shows: `--limit`, everything for `--all` (`None`), or
+    /// one screen.
+    pub(crate) fn lines_wanted(&self, page: &crate::cli::PageArgs) -> Option<usize> {
+        if page.all {
+            return None;
+        }
+        Some(
+            page.limit
+                .map_or(self.screen_lines, |limit| limit as usize)
+                .max(1),
+        )
     }
 
     /// The `created_at` of a new post: now by the clock, and always after the previous

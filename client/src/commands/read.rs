@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 
 use parley_protocol::PostId;
-use parley_protocol::api::{Request, Response, UnreadInSpace};
+use std::fmt::Write as _;
+
+use parley_protocol::api::{
+    CursorParseError, MAX_PAGE_LINES, Request, Response, ThreadCursor, ThreadFilter, UnreadInSpace,
+};
 use parley_protocol::encoding::BoundedVec;
 use parley_protocol::limits::MAX_IDS_PER_MESSAGE;
 use parley_protocol::view::ThreadPost;
@@ -12,27 +16,101 @@ use serde_json::json;
 
 use super::space::resolve;
 use super::{Context, Outcome};
+use crate::cli::PageArgs;
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
 use crate::render::text::{clean_line, short_id};
 use crate::render::{Names, json as render_json, lists, thread as render_thread};
 
-/// `parley threads SPACE`: the thread list, latest activity first.
+/// `parley threads SPACE`: the thread list, latest activity first, a page at a time.
 pub(crate) async fn threads(
     ctx: &Context,
     node: &mut impl Api,
-    space: &str,
+    space_arg: &str,
+    page: &PageArgs,
+    filter: ThreadFilter,
 ) -> Result<Outcome, ClientError> {
-    let space = resolve(node, space).await?;
-    let response = node.ask(Request::Threads { space: space.id }).await?;
-    let Response::Threads { threads, names, .. } = response else {
-        return Err(unexpected(&response));
-    };
+    let space = resolve(node, space_arg).await?;
+    let mut before: Option<ThreadCursor> = parse_cursor(page.before.as_deref())?;
+    let want = ctx.lines_wanted(page);
+    let mut threads = Vec::new();
+    let mut names = BTreeMap::new();
+    let (mut next, mut total) = (None, 0);
+    for _ in 0..MAX_PAGES {
+        let limit = want.map_or(MAX_PAGE_LINES, |want| remaining(want, threads.len()));
+        let response = node
+            .ask(Request::Threads {
+                space: space.id,
+                limit,
+                before,
+                since: None,
+                filter,
+            })
+            .await?;
+        let Response::Threads {
+            threads: lines,
+            names: page_names,
+            next: page_next,
+            total: page_total,
+            ..
+        } = response
+        else {
+            return Err(unexpected(&response));
+        };
+        threads.extend(lines);
+        names.extend(page_names);
+        (next, total) = (page_next, page_total);
+        match next {
+            Some(cursor) if want.is_none_or(|want| threads.len() < want) => before = Some(cursor),
+            _ => break,
+        }
+    }
+    let mut text = lists::threads(&space.label, &threads, total, Names(&names), ctx.style);
+    if let Some(cursor) = next {
+        let _ = writeln!(
+            text,
+            "\nMore: parley threads {space_arg} --before {cursor}   (or --all)"
+        );
+    }
     let json: Vec<_> = threads.iter().map(render_json::summary).collect();
     Ok(Outcome::ok(
-        lists::threads(&space.label, &threads, Names(&names), ctx.style),
-        json!({ "space": space.id.to_string(), "threads": json }),
+        text,
+        json!({
+            "space": space.id.to_string(),
+            "threads": json,
+            "total": total,
+            "next": next.map(|cursor| cursor.to_string()),
+        }),
     ))
+}
+
+/// The filter `--open` or `--resolved` asks for.
+pub(crate) fn filter(open: bool, resolved: bool) -> ThreadFilter {
+    match (open, resolved) {
+        (true, _) => ThreadFilter::Open,
+        (_, true) => ThreadFilter::Resolved,
+        _ => ThreadFilter::All,
+    }
+}
+
+/// The most pages one command asks for (a guard against a node that never ends a
+/// list: 10,000 pages of 500 lines is five million lines).
+pub(crate) const MAX_PAGES: usize = 10_000;
+
+/// How many more lines to ask for to reach `want`, as a page limit.
+pub(crate) fn remaining(want: usize, have: usize) -> u32 {
+    u32::try_from(want.saturating_sub(have))
+        .unwrap_or(u32::MAX)
+        .clamp(1, MAX_PAGE_LINES)
+}
+
+/// The cursor `--before` names, if given.
+pub(crate) fn parse_cursor<C: std::str::FromStr<Err = CursorParseError>>(
+    text: Option<&str>,
+) -> Result<Option<C>, ClientError> {
+    text.map(|text| text.parse::<C>())
+        .transpose()
+        .map_err(|error| ClientError::Usage(error.to_string()))
 }
 
 /// `parley show THREAD_ID` (or any post in the thread): the tree, then marks it read.
@@ -223,8 +301,12 @@ mod tests {
     async fn threads_are_listed_with_the_required_json_fields() {
         let (_dir, ctx, mut node) = joined();
         let (space, root, _) = conversation(&ctx, &mut node).await;
-        let listed = threads(&ctx, &mut node, "team").await.unwrap();
+        let listed = threads(&ctx, &mut node, "team", &one_screen(), ThreadFilter::All)
+            .await
+            .unwrap();
         assert_eq!(listed.json["space"], space.to_string());
+        assert_eq!(listed.json["total"], 1);
+        assert!(listed.json["next"].is_null());
         let thread = &listed.json["threads"][0];
         assert_eq!(thread["id"], root.to_string());
         assert_eq!(thread["title"], "Release plan");
@@ -237,6 +319,88 @@ mod tests {
                 .starts_with("Threads in team (1)\n\nRelease plan\n"),
             "{}",
             listed.text
+        );
+    }
+
+    fn one_screen() -> PageArgs {
+        PageArgs {
+            limit: None,
+            all: false,
+            before: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn threads_come_a_page_at_a_time_with_a_cursor_to_go_on() {
+        let (_dir, ctx, mut node) = joined();
+        conversation(&ctx, &mut node).await;
+        for n in 0..4 {
+            write::post(&ctx, &mut node, "team", &format!("Topic {n}"), &body("x"))
+                .await
+                .unwrap();
+        }
+        let two = PageArgs {
+            limit: Some(2),
+            ..one_screen()
+        };
+        let first = threads(&ctx, &mut node, "team", &two, ThreadFilter::All)
+            .await
+            .unwrap();
+        assert!(
+            first
+                .text
+                .starts_with("Threads in team (2 of 5)\n\nRelease plan\n"),
+            "{}",
+            first.text
+        );
+        let next = first.json["next"].as_str().unwrap().to_owned();
+        assert!(
+            first.text.ends_with(&format!(
+                "More: parley threads team --before {next}   (or --all)\n"
+            )),
+            "{}",
+            first.text
+        );
+        let second = PageArgs {
+            before: Some(next),
+            ..two.clone()
+        };
+        let second = threads(&ctx, &mut node, "team", &second, ThreadFilter::All)
+            .await
+            .unwrap();
+        let titles: Vec<_> = second.json["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(titles, ["Topic 2", "Topic 1"]);
+        let all = PageArgs {
+            all: true,
+            ..one_screen()
+        };
+        let everything = threads(&ctx, &mut node, "team", &all, ThreadFilter::All)
+            .await
+            .unwrap();
+        assert_eq!(everything.json["threads"].as_array().unwrap().len(), 5);
+        assert!(everything.json["next"].is_null());
+        let resolved = threads(&ctx, &mut node, "team", &all, ThreadFilter::Resolved)
+            .await
+            .unwrap();
+        assert_eq!(
+            resolved.text,
+            "No such threads among the 5 threads of team.\n"
+        );
+        let bad = PageArgs {
+            before: Some("yesterday".to_owned()),
+            ..one_screen()
+        };
+        let error = threads(&ctx, &mut node, "team", &bad, ThreadFilter::All)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("is not a page cursor"),
+            "{error}"
         );
     }
 

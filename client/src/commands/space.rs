@@ -1,13 +1,16 @@
 //! `parley space …`, `parley members` and `parley decisions`: spaces, who is in them,
 //! and what they decided. Also how a SPACE argument (an id or a name) is resolved.
 
-use parley_protocol::api::{Request, Response, SpaceSummary};
+use std::fmt::Write as _;
+
+use parley_protocol::api::{DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary};
 use parley_protocol::content::{Content, Genesis, Member, Profile, Replica};
 use parley_protocol::{NodeId, Post, SpaceId, UserId};
 use serde_json::json;
 
 use super::write::publish;
-use super::{Context, Outcome};
+use super::{Context, Outcome, read};
+use crate::cli::PageArgs;
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
 use crate::render::text::{clean_line, short_id};
@@ -242,17 +245,46 @@ pub(crate) async fn members(
     ))
 }
 
-/// `parley decisions SPACE`.
+/// `parley decisions SPACE`, a page at a time.
 pub(crate) async fn decisions(
     ctx: &Context,
     node: &mut impl Api,
-    space: &str,
+    space_arg: &str,
+    page: &PageArgs,
 ) -> Result<Outcome, ClientError> {
-    let space = resolve(node, space).await?;
-    let response = node.ask(Request::Decisions { space: space.id }).await?;
-    let Response::Decisions { decisions, .. } = response else {
-        return Err(unexpected(&response));
-    };
+    let space = resolve(node, space_arg).await?;
+    let mut before: Option<DecisionCursor> = read::parse_cursor(page.before.as_deref())?;
+    let want = ctx.lines_wanted(page);
+    let mut decisions = Vec::new();
+    let mut next = None;
+    for _ in 0..read::MAX_PAGES {
+        let limit = want.map_or(MAX_PAGE_LINES, |want| {
+            read::remaining(want, decisions.len())
+        });
+        let response = node
+            .ask(Request::Decisions {
+                space: space.id,
+                limit,
+                before,
+            })
+            .await?;
+        let Response::Decisions {
+            decisions: lines,
+            next: page_next,
+            ..
+        } = response
+        else {
+            return Err(unexpected(&response));
+        };
+        decisions.extend(lines);
+        next = page_next;
+        match next {
+            Some(cursor) if want.is_none_or(|want| decisions.len() < want) => {
+                before = Some(cursor);
+            }
+            _ => break,
+        }
+    }
     // Decided-by names come from the member list; without it, short ids.
     let names = match node.ask(Request::Members { space: space.id }).await {
         Ok(Response::Members { names, .. }) => names,
@@ -263,9 +295,20 @@ pub(crate) async fn decisions(
         .iter()
         .map(|d| render_json::decision(d, names))
         .collect();
+    let mut text = lists::decisions(&space.label, &decisions, names, ctx.style);
+    if let Some(cursor) = next {
+        let _ = writeln!(
+            text,
+            "\nMore: parley decisions {space_arg} --before {cursor}   (or --all)"
+        );
+    }
     Ok(Outcome::ok(
-        lists::decisions(&space.label, &decisions, names, ctx.style),
-        json!({ "space": space.id.to_string(), "decisions": json }),
+        text,
+        json!({
+            "space": space.id.to_string(),
+            "decisions": json,
+            "next": next.map(|cursor| cursor.to_string()),
+        }),
     ))
 }
 

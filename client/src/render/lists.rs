@@ -37,17 +37,25 @@ pub(crate) fn spaces(spaces: &[SpaceSummary], style: Style) -> String {
     out
 }
 
-/// A space's thread list, latest activity first.
+/// One page of a space's thread list, latest activity first, of `total` threads in all.
 pub(crate) fn threads(
     space: &str,
     threads: &[ThreadSummary],
+    total: u64,
     names: Names<'_>,
     style: Style,
 ) -> String {
-    if threads.is_empty() {
+    if total == 0 {
         return format!("No threads in {space} yet. Start one: parley post SPACE --title TITLE\n");
     }
-    let mut out = format!("Threads in {space} ({})\n", threads.len());
+    if threads.is_empty() {
+        return format!("No such threads among the {total} threads of {space}.\n");
+    }
+    let mut out = if threads.len() as u64 == total {
+        format!("Threads in {space} ({total})\n")
+    } else {
+        format!("Threads in {space} ({} of {total})\n", threads.len())
+    };
     for thread in threads {
         let mut title = clean_line(&thread.title);
         if thread.resolution.is_some() {
@@ -286,6 +294,7 @@ mod tests {
         let text = threads(
             "team",
             &[summary(true, Some("Alice"))],
+            1,
             Names(&names),
             style(),
         );
@@ -296,10 +305,10 @@ mod tests {
                 post_id(1)
             )
         );
-        let text = threads("team", &[summary(false, None)], Names(&names), style());
+        let text = threads("team", &[summary(false, None)], 1, Names(&names), style());
         assert!(text.contains("· by alice ·"), "{text}");
         assert!(
-            threads("team", &[], Names(&names), style()).starts_with("No threads in team yet.")
+            threads("team", &[], 0, Names(&names), style()).starts_with("No threads in team yet.")
         );
     }
 

@@ -129,6 +129,18 @@ pub(crate) fn terminal_width() -> usize {
         .unwrap_or(DEFAULT_WIDTH)
 }
 
+/// How many thread-list lines (three rows each) fit the terminal standard output is,
+/// or [`DEFAULT_LINES`](crate::commands::DEFAULT_LINES) when it is not a terminal.
+pub(crate) fn screen_lines() -> usize {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        return crate::commands::DEFAULT_LINES;
+    }
+    terminal_size::terminal_size()
+        .map(|(_, terminal_size::Height(rows))| (usize::from(rows).saturating_sub(4) / 3).max(5))
+        .unwrap_or(crate::commands::DEFAULT_LINES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -242,7 +242,7 @@ fn admit(
     }
     let (state, rest): (Vec<Post>, Vec<Post>) = posts.into_iter().partition(is_governance);
     // Governance posts decide whether the rest may follow: fold them with those held.
-    let mut governance = spaces.governance_posts(&space);
+    let mut governance = spaces.spine_posts(&space);
     governance.extend(state.iter().cloned());
     drop(spaces);
     let view = SpaceView::fold(space, governance.iter());

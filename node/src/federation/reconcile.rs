@@ -200,7 +200,7 @@ async fn answer(
         // node that never was a replica is told nothing.
         let (view, governance) = {
             let mut spaces = node.spaces();
-            (spaces.membership(&space), spaces.governance_posts(&space))
+            (spaces.membership(&space), spaces.spine_posts(&space))
         };
         if let Some(view) = view {
             for message in removal(&view, &governance, &link.peer) {
@@ -345,7 +345,7 @@ fn drain(
 fn state_first(node: &Node, space: SpaceId, ids: Vec<PostId>) -> Vec<PostId> {
     let governance: std::collections::BTreeSet<PostId> = node
         .spaces()
-        .governance_posts(&space)
+        .spine_posts(&space)
         .iter()
         .map(parley_protocol::Post::id)
         .collect();

@@ -4,16 +4,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parley_protocol::api::{ApiErrorCode, Request, Response, SpaceSummary, UnreadInSpace};
+use parley_protocol::api::{
+    ApiErrorCode, DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary, ThreadCursor,
+    ThreadFilter, UnreadInSpace,
+};
 use parley_protocol::content::Content;
 use parley_protocol::encoding::ByteString;
-use parley_protocol::view::SpaceView;
+use parley_protocol::view::{SpaceView, UnreadThread};
 use parley_protocol::{Post, PostId, SpaceId, UserId};
 
 use crate::clock;
-use crate::storage::InviteError;
+use crate::storage::{InviteError, PageLimits};
 
-use super::{Node, spaces};
+use super::{Node, refold, spaces};
 
 /// The answer to `request` from `user`, registered or not.
 pub(crate) async fn handle(node: &Arc<Node>, user: UserId, request: Request) -> Response {
@@ -52,11 +55,13 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
             Err(error) => internal(error),
         },
         Request::Spaces => spaces(node, &user),
-        Request::Threads { space } => with_view(node, &user, &space, |view| Response::Threads {
+        Request::Threads {
             space,
-            names: names(view),
-            threads: view.threads().to_vec(),
-        }),
+            limit,
+            before,
+            since,
+            filter,
+        } => threads(node, &user, space, limit, before, since, filter),
         Request::Thread { id } => thread(node, &user, &id),
         Request::Locate { id } => locate(node, &user, &id),
         Request::Members { space } => with_view(node, &user, &space, |view| Response::Members {
@@ -66,12 +71,11 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
             replicas: view.replicas().iter().copied().collect(),
             names: names(view),
         }),
-        Request::Decisions { space } => {
-            with_view(node, &user, &space, |view| Response::Decisions {
-                space,
-                decisions: view.decisions().to_vec(),
-            })
-        }
+        Request::Decisions {
+            space,
+            limit,
+            before,
+        } => decisions(node, &user, space, limit, before),
         Request::Unread { mark_read } => unread(node, &user, mark_read),
         Request::MarkRead { ids } => mark_read(node, &user, ids.as_slice()),
         Request::Join { .. } | Request::Watch { .. } | Request::Publish { .. } => {
@@ -199,27 +203,25 @@ fn spaces(node: &Node, user: &UserId) -> Response {
         if !may_read(node, user, &space) {
             continue;
         }
-        let view = match node.view(&space) {
-            Ok(view) => view,
-            Err(error) => return internal(error),
-        };
-        let Some(genesis) = view.genesis() else {
+        let Ok(spine) = open_space(node, user, &space) else {
             continue;
         };
-        if !view.is_member(user) {
+        let Some(genesis) = spine.genesis() else {
             continue;
-        }
+        };
+        let (threads, latest) = match (
+            node.storage.line_count(&space),
+            node.storage.latest_activity(&space),
+        ) {
+            (Ok(threads), Ok(latest)) => (threads, latest),
+            (Err(error), _) | (_, Err(error)) => return internal(error),
+        };
         summaries.push(SpaceSummary {
             space,
             genesis: genesis.clone(),
-            members: view.members().len() as u64,
-            threads: view.threads().len() as u64,
-            last_activity: view
-                .threads()
-                .iter()
-                .map(|t| t.last_activity)
-                .max()
-                .unwrap_or(genesis.created_at),
+            members: spine.members().len() as u64,
+            threads,
+            last_activity: latest.unwrap_or(genesis.created_at),
         });
     }
     summaries.sort_by(|a, b| {
@@ -229,6 +231,107 @@ fn spaces(node: &Node, user: &UserId) -> Response {
             .then(a.space.cmp(&b.space))
     });
     Response::Spaces { spaces: summaries }
+}
+
+/// A page of the thread list, from the read model.
+fn threads(
+    node: &Node,
+    user: &UserId,
+    space: SpaceId,
+    limit: u32,
+    before: Option<ThreadCursor>,
+    since: Option<parley_protocol::Timestamp>,
+    filter: ThreadFilter,
+) -> Response {
+    let spine = match open_space(node, user, &space) {
+        Ok(spine) => spine,
+        Err(response) => return *response,
+    };
+    let limits = page_limits(limit);
+    let (page, total) = match (
+        node.storage.lines(&space, before, since, filter, limits),
+        node.storage.line_count(&space),
+    ) {
+        (Ok(page), Ok(total)) => (page, total),
+        (Err(error), _) | (_, Err(error)) => return internal(error),
+    };
+    let mut threads = page.lines;
+    let mut names = BTreeMap::new();
+    for line in &mut threads {
+        line.author_name = spine.display_name(&line.author).map(str::to_owned);
+        for who in std::iter::once(line.author).chain(line.resolution.as_ref().map(|r| r.by)) {
+            if let Some(name) = spine.display_name(&who) {
+                names.insert(who.to_string(), name.to_owned());
+            }
+        }
+    }
+    Response::Threads {
+        space,
+        names,
+        threads,
+        next: page.next,
+        total,
+    }
+}
+
+/// A page of the decision log, from the read model.
+fn decisions(
+    node: &Node,
+    user: &UserId,
+    space: SpaceId,
+    limit: u32,
+    before: Option<DecisionCursor>,
+) -> Response {
+    if let Err(response) = open_space(node, user, &space) {
+        return *response;
+    }
+    match node
+        .storage
+        .decision_lines(&space, before, page_limits(limit))
+    {
+        Ok(page) => Response::Decisions {
+            space,
+            decisions: page.lines,
+            next: page.next,
+        },
+        Err(error) => internal(error),
+    }
+}
+
+/// What a page answered to a client holds at most: `limit` lines (at least one, at
+/// most [`MAX_PAGE_LINES`]), well inside one message.
+fn page_limits(limit: u32) -> PageLimits {
+    let lines = limit.clamp(1, MAX_PAGE_LINES) as usize;
+    PageLimits {
+        lines,
+        bytes: PAGE_BYTES,
+        scan: lines * SCAN_PER_LINE + SCAN_PER_LINE * 32,
+    }
+}
+
+/// Bytes of titles, decisions and names a page carries at most (a message is 4 MiB).
+const PAGE_BYTES: usize = 1024 * 1024;
+/// Entries a filtered page looks at per line asked for before answering short.
+const SCAN_PER_LINE: usize = 8;
+
+/// The spine view of a space `user` may read now, its marked threads folded first; the
+/// answer for an unknown space otherwise.
+fn open_space(
+    node: &Node,
+    user: &UserId,
+    space: &SpaceId,
+) -> Result<Arc<SpaceView>, Box<Response>> {
+    if !may_read(node, user, space) {
+        return Err(Box::new(no_such_space(space)));
+    }
+    if let Err(error) = node.refresh(space, Some(refold::READ_BUDGET)) {
+        return Err(Box::new(internal(error)));
+    }
+    match node.spine(space) {
+        Ok(Some(spine)) if spine.is_member(user) => Ok(spine),
+        Ok(_) => Err(Box::new(no_such_space(space))),
+        Err(error) => Err(Box::new(internal(error))),
+    }
 }
 
 /// The answer about a space the user may not read: the same whether the node holds it
@@ -261,13 +364,9 @@ fn with_view(
     space: &SpaceId,
     answer: impl FnOnce(&SpaceView) -> Response,
 ) -> Response {
-    if !may_read(node, user, space) {
-        return no_such_space(space);
-    }
-    match node.view(space) {
-        Ok(view) if view.genesis().is_none() || !view.is_member(user) => no_such_space(space),
-        Ok(view) => answer(&view),
-        Err(error) => internal(error),
+    match open_space(node, user, space) {
+        Ok(spine) => answer(&spine),
+        Err(response) => *response,
     }
 }
 
@@ -283,17 +382,22 @@ fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
         Ok(None) => return no_such_post(id),
         Err(error) => return internal(error),
     };
-    with_view(node, user, &space, |view| match view.thread(&root) {
-        Some(thread) => Response::Thread {
+    let spine = match open_space(node, user, &space) {
+        Ok(spine) => spine,
+        Err(response) => return *response,
+    };
+    match node.fold_thread(&space, &spine, &root) {
+        Ok(Some(thread)) => Response::Thread {
             space,
-            names: names(view),
-            thread: thread.clone(),
+            names: names(&spine),
+            thread,
         },
-        None => Response::error(
+        Ok(None) => Response::error(
             ApiErrorCode::Unknown,
             format!("thread {root} is not shown (retracted, or its author is not a member)"),
         ),
-    })
+        Err(error) => internal(error),
+    }
 }
 
 fn locate(node: &Node, user: &UserId, id: &PostId) -> Response {
@@ -352,30 +456,58 @@ fn unread(node: &Node, user: &UserId, mark: bool) -> Response {
         if !may_read(node, user, &space) {
             continue;
         }
-        let view = match node.view(&space) {
-            Ok(view) => view,
-            Err(error) => return internal(error),
-        };
-        if !view.is_member(user) {
+        let Ok(spine) = open_space(node, user, &space) else {
             continue;
-        }
-        let cursor = match node.storage.read_cursor(user, &space) {
-            Ok(cursor) => cursor,
-            Err(error) => return internal(error),
         };
-        let space_name = view.genesis().map(|g| g.name.clone()).unwrap_or_default();
-        for thread in view.unread(user, &cursor) {
-            if mark && let Err(error) = node.storage.mark_read(user, &space, &thread.posts) {
-                return internal(error);
-            }
-            threads.push(UnreadInSpace {
-                space,
-                space_name: space_name.clone(),
-                thread,
-            });
+        if let Err(error) = unread_in(node, user, &space, &spine, mark, &mut threads) {
+            return internal(error);
         }
     }
     Response::Unread { threads }
+}
+
+/// The unread threads of one space, in thread-list order, read a page and a thread at
+/// a time.
+fn unread_in(
+    node: &Node,
+    user: &UserId,
+    space: &SpaceId,
+    spine: &SpaceView,
+    mark: bool,
+    threads: &mut Vec<UnreadInSpace>,
+) -> Result<(), crate::storage::StorageError> {
+    let cursor = node.storage.read_cursor(user, space)?;
+    let space_name = spine.genesis().map(|g| g.name.clone()).unwrap_or_default();
+    let mut before = None;
+    loop {
+        let page = node.storage.lines(
+            space,
+            before,
+            None,
+            ThreadFilter::All,
+            page_limits(MAX_PAGE_LINES),
+        )?;
+        for line in &page.lines {
+            let Some(thread) = node.fold_thread(space, spine, &line.id)? else {
+                continue;
+            };
+            let Some(unread) = UnreadThread::of(&thread, user, &cursor) else {
+                continue;
+            };
+            if mark {
+                node.storage.mark_read(user, space, &unread.posts)?;
+            }
+            threads.push(UnreadInSpace {
+                space: *space,
+                space_name: space_name.clone(),
+                thread: unread,
+            });
+        }
+        match page.next {
+            Some(next) => before = Some(next),
+            None => return Ok(()),
+        }
+    }
 }
 
 fn mark_read(node: &Node, user: &UserId, ids: &[PostId]) -> Response {

@@ -5,6 +5,7 @@
 mod admin;
 mod api;
 pub mod limits;
+mod refold;
 mod scrub;
 pub(crate) mod spaces;
 #[cfg(test)]
@@ -60,6 +61,10 @@ pub(crate) struct Node {
     connections: Arc<limits::Connections>,
     /// The node-wide budget of request bytes being received.
     request_bytes: Arc<tokio::sync::Semaphore>,
+    /// Held while threads are folded again, so one refolder writes lines at a time.
+    refolding: Mutex<()>,
+    /// Wakes the background refold task after posts are stored.
+    refold_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Node {
@@ -81,27 +86,11 @@ impl Node {
         self.spaces.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The full view of `space`: cached, or folded from the space's posts, which are
-    /// read (and verified) from storage once and then kept in memory.
-    pub(crate) fn view(&self, space: &SpaceId) -> Result<Arc<SpaceView>, StorageError> {
-        let (generation, posts) = {
-            let spaces = self.spaces();
-            if let Some(view) = spaces.cached_view(space) {
-                return Ok(view);
-            }
-            (spaces.generation(space), spaces.posts(space))
-        };
-        let posts = match posts {
-            Some(posts) => posts,
-            None => {
-                let posts = self.storage.space_posts(space, clock::now())?;
-                self.spaces().load_posts(*space, generation, posts.clone());
-                posts
-            }
-        };
-        let view = Arc::new(SpaceView::fold(*space, posts.iter()));
-        self.spaces().cache_view(*space, generation, view.clone());
-        Ok(view)
+    /// The full view of `space`, folded from all its posts: for tests and tools that
+    /// compare nodes; the client API never folds a whole space.
+    pub(crate) fn view(&self, space: &SpaceId) -> Result<SpaceView, StorageError> {
+        let posts = self.storage.space_posts(space, clock::now())?;
+        Ok(SpaceView::fold(*space, posts.iter()))
     }
 
     /// What follows storing new posts of `space`, written here (`source` is `None`) or
@@ -125,6 +114,7 @@ impl Node {
             let _ = self.events.send(Arc::new(post.clone()));
         }
         self.drop_retracted(space, posts);
+        self.refold_wake.notify_one();
         federation::announce(self, space, posts, source);
         if replicas {
             federation::replicas_changed(self);
@@ -155,12 +145,12 @@ impl Node {
             if pairs.is_empty() {
                 return Ok(0);
             }
-            let governance = self.spaces().governance_posts(&space);
+            let spine = self.spaces().spine_posts(&space);
             let mut withdrawn = std::collections::BTreeSet::new();
             for (retraction, target) in &pairs {
                 withdrawn.extend(SpaceView::retracted(
                     space,
-                    governance.iter().chain([retraction, target]),
+                    spine.iter().chain([retraction, target]),
                 ));
             }
             self.storage.drop_retracted(&space, &withdrawn)
@@ -217,8 +207,9 @@ pub fn start(
     let (events, _) = broadcast::channel(1024);
     let mut spaces = spaces::Spaces::default();
     for space in storage.spaces()? {
-        for post in storage.governance_posts(&space, clock::now())? {
-            spaces.record(&post);
+        for id in storage.spine_ids(&space)? {
+            let post = storage.get(&id, clock::now())?;
+            spaces.learn(space, id, post.as_ref());
         }
     }
     let dialer = transport::ClientEndpoint::from_endpoint(endpoint.clone(), &key)?;
@@ -232,6 +223,8 @@ pub fn start(
         federation: Federation::new(federation, dialer),
         connections: Arc::default(),
         request_bytes: limits::node_budget(),
+        refolding: Mutex::new(()),
+        refold_wake: Arc::default(),
     });
     tracing::info!(node = %node.id(), address = %node.address, "serving");
     let mut configured = node.storage.peers()?;
@@ -242,6 +235,7 @@ pub fn start(
     }
     federation::start(&node, configured);
     let scrub = scrub::Scrub::spawn(node.clone());
+    let refolder = refold::Refolder::spawn(node.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(accept_loop(node.clone(), endpoint.clone(), stopped));
     Ok(NodeHandle {
@@ -250,6 +244,7 @@ pub fn start(
         stop,
         task,
         scrub,
+        refolder,
     })
 }
 
@@ -261,6 +256,7 @@ pub struct NodeHandle {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     scrub: scrub::Scrub,
+    refolder: refold::Refolder,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -340,8 +336,9 @@ impl NodeHandle {
         self.node.storage.count(space)
     }
 
-    /// The full view of `space` as this node's users read it.
-    pub fn view(&self, space: &SpaceId) -> Result<Arc<SpaceView>, StorageError> {
+    /// The full view of `space`, folded from every post it holds (a whole-space read,
+    /// for tests and tools; users' reads go through the read model).
+    pub fn view(&self, space: &SpaceId) -> Result<SpaceView, StorageError> {
         self.node.view(space)
     }
 
@@ -359,10 +356,12 @@ impl NodeHandle {
             stop,
             task,
             scrub,
+            refolder,
         } = self;
         let _ = stop.send(());
         let _ = task.await;
         scrub.stop().await;
+        refolder.stop().await;
         federation::stop(&node);
         tracing::info!("shutting down");
         endpoint.close(0u32.into(), b"node shutting down");
@@ -379,6 +378,7 @@ impl NodeHandle {
         self.endpoint.close(0u32.into(), b"node stopped");
         self.task.abort();
         self.scrub.abandon();
+        self.refolder.abandon();
     }
 }
 

@@ -1,21 +1,29 @@
-//! What the node knows of each space in memory: the posts that decide membership and
-//! replicas (small, kept whole, so every publish is authorized without reading the
-//! space), and a cache of full views, rebuilt on the first read after a change.
+//! What the node keeps of each space in memory: its spine (spec 6.16), the posts that
+//! decide membership, replicas and display names. It is small and kept whole, so every
+//! publish is authorized and every thread is folded without reading the space. Threads
+//! are never held here: the read model in the store keeps their lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use parley_protocol::view::SpaceView;
-use parley_protocol::{NodeId, Post, SpaceId, UserId};
+use parley_protocol::{Content, NodeId, Post, PostId, SpaceId, UserId};
 
-/// Membership posts and cached views, per space.
+/// The spine of each space and its folded view.
 #[derive(Debug, Default)]
 pub(crate) struct Spaces {
-    governance: BTreeMap<SpaceId, Vec<Post>>,
-    membership: BTreeMap<SpaceId, Arc<SpaceView>>,
-    views: BTreeMap<SpaceId, Arc<SpaceView>>,
-    generations: BTreeMap<SpaceId, u64>,
-    posts: BTreeMap<SpaceId, Vec<Post>>,
+    spines: BTreeMap<SpaceId, Spine>,
+}
+
+/// One space's spine.
+#[derive(Debug, Default)]
+struct Spine {
+    /// The spine posts held, by id.
+    posts: BTreeMap<PostId, Post>,
+    /// Every spine id the store has filed, held in full or not (a retracted profile).
+    filed: BTreeSet<PostId>,
+    /// The view folded from `posts`, until a spine post arrives.
+    view: Option<Arc<SpaceView>>,
 }
 
 /// Whether a post decides who belongs to a space or which nodes hold it.
@@ -24,40 +32,53 @@ pub(crate) fn is_governance(post: &Post) -> bool {
 }
 
 impl Spaces {
-    /// Records a stored post: governance posts update membership; every post
-    /// invalidates the space's cached view.
+    /// Records a stored post if it belongs to its space's spine (a retraction counts
+    /// when its target is a profile known here; the store files the others, and
+    /// [`Spaces::learn`] brings them in).
     pub(crate) fn record(&mut self, post: &Post) {
-        let space = post.space();
-        if is_governance(post) {
-            self.governance.entry(space).or_default().push(post.clone());
-            self.membership.remove(&space);
+        let spine = self.spines.entry(post.space()).or_default();
+        let belongs = match post.content() {
+            Content::Profile(_) => true,
+            Content::Retraction(retraction) => spine
+                .posts
+                .get(&retraction.target)
+                .is_some_and(|target| matches!(target.content(), Content::Profile(_))),
+            content => content.is_governance(),
+        };
+        if belongs {
+            spine.add(post.id(), Some(post));
         }
-        self.views.remove(&space);
-        if let Some(posts) = self.posts.get_mut(&space) {
-            posts.push(post.clone());
-        }
-        *self.generations.entry(space).or_default() += 1;
     }
 
-    /// How many posts of `space` were recorded; a view read at one generation is cached
-    /// only if no post arrived meanwhile.
-    pub(crate) fn generation(&self, space: &SpaceId) -> u64 {
-        self.generations.get(space).copied().unwrap_or(0)
+    /// The spine ids of `space` known here, to compare with what the store has filed.
+    pub(crate) fn filed(&self, space: &SpaceId) -> usize {
+        self.spines.get(space).map_or(0, |spine| spine.filed.len())
     }
 
-    /// The space's membership and replica view (folded from governance posts only).
+    /// Whether `id` is known as a spine post of `space`.
+    pub(crate) fn knows(&self, space: &SpaceId, id: &PostId) -> bool {
+        self.spines
+            .get(space)
+            .is_some_and(|spine| spine.filed.contains(id))
+    }
+
+    /// Learns a spine post the store filed: `post` is `None` when its bytes are gone.
+    pub(crate) fn learn(&mut self, space: SpaceId, id: PostId, post: Option<&Post>) {
+        self.spines.entry(space).or_default().add(id, post);
+    }
+
+    /// The space's membership, replica and display-name view (folded from its spine).
     pub(crate) fn membership(&mut self, space: &SpaceId) -> Option<Arc<SpaceView>> {
-        let posts = self.governance.get(space)?;
-        let view = self
-            .membership
-            .entry(*space)
-            .or_insert_with(|| Arc::new(SpaceView::fold(*space, posts.iter())));
+        let spine = self.spines.get_mut(space)?;
+        let view = spine
+            .view
+            .get_or_insert_with(|| Arc::new(SpaceView::fold(*space, spine.posts.values())));
         view.genesis().is_some().then(|| view.clone())
     }
 
     /// Every held space's replica set (spaces with a genesis).
     pub(crate) fn replica_sets(&mut self) -> BTreeMap<SpaceId, BTreeSet<NodeId>> {
-        let spaces: Vec<SpaceId> = self.governance.keys().copied().collect();
+        let spaces: Vec<SpaceId> = self.spines.keys().copied().collect();
         spaces
             .into_iter()
             .filter_map(|space| {
@@ -67,9 +88,12 @@ impl Spaces {
             .collect()
     }
 
-    /// The governance posts of `space` held (clones share their bytes).
-    pub(crate) fn governance_posts(&self, space: &SpaceId) -> Vec<Post> {
-        self.governance.get(space).cloned().unwrap_or_default()
+    /// The spine posts of `space` held (clones share their bytes), in id order.
+    pub(crate) fn spine_posts(&self, space: &SpaceId) -> Vec<Post> {
+        self.spines
+            .get(space)
+            .map(|spine| spine.posts.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Whether `user` is currently a member of `space`.
@@ -77,28 +101,17 @@ impl Spaces {
         self.membership(space)
             .is_some_and(|view| view.is_member(user))
     }
+}
 
-    /// Every post of `space`, if loaded (clones are cheap: posts share their bytes).
-    pub(crate) fn posts(&self, space: &SpaceId) -> Option<Vec<Post>> {
-        self.posts.get(space).cloned()
-    }
-
-    /// Keeps the posts of `space` read at `generation`, unless newer posts arrived.
-    pub(crate) fn load_posts(&mut self, space: SpaceId, generation: u64, posts: Vec<Post>) {
-        if self.generation(&space) == generation {
-            self.posts.insert(space, posts);
-        }
-    }
-
-    /// A cached full view, if still valid.
-    pub(crate) fn cached_view(&self, space: &SpaceId) -> Option<Arc<SpaceView>> {
-        self.views.get(space).cloned()
-    }
-
-    /// Caches a full view built from the posts of `generation`, unless newer posts arrived.
-    pub(crate) fn cache_view(&mut self, space: SpaceId, generation: u64, view: Arc<SpaceView>) {
-        if self.generation(&space) == generation {
-            self.views.insert(space, view);
+impl Spine {
+    fn add(&mut self, id: PostId, post: Option<&Post>) {
+        let new_id = self.filed.insert(id);
+        let new_post = match post {
+            Some(post) => self.posts.insert(id, post.clone()).is_none(),
+            None => false,
+        };
+        if new_id || new_post {
+            self.view = None;
         }
     }
 }

@@ -35,6 +35,23 @@ pub(super) const PEER: u8 = b'n';
 /// Posts whose record was found damaged and are treated as not held: `q id`.
 pub(super) const QUARANTINE: u8 = b'q';
 
+/// The read model's format record.
+pub(super) const READ_MODEL_META: &[u8] = b"M";
+/// What each post is filed under: `a id`.
+pub(super) const UP: u8 = b'a';
+/// Threads to fold again: `d space root`.
+pub(super) const DIRTY: u8 = b'd';
+/// Spaces whose threads from a point on must be folded again: `z space`.
+pub(super) const STALE: u8 = b'z';
+/// Thread-list lines: `h space root`.
+pub(super) const LINE: u8 = b'h';
+/// The thread list's order: `l space !last_activity root`.
+pub(super) const LIST: u8 = b'l';
+/// The decision log's order: `j space !decided_at !resolve`.
+pub(super) const DECISION: u8 = b'j';
+/// Threads shown per space: `c space`.
+pub(super) const LINE_COUNT: u8 = b'c';
+
 /// The value of an item whose post is a tombstone; a post held in full has an empty one.
 pub(super) const TOMBSTONE_MARK: &[u8] = b"x";
 
@@ -201,7 +218,80 @@ pub(super) fn single_id(key: &[u8]) -> Result<[u8; 32], StorageError> {
     Ok(array(&key[1..]))
 }
 
+/// `a id`.
+pub(super) fn up(id: &PostId) -> Vec<u8> {
+    build(UP, &[id.as_bytes()])
+}
+
+/// `d space root`.
+pub(super) fn dirty(space: &SpaceId, root: &PostId) -> Vec<u8> {
+    build(DIRTY, &[space.as_bytes(), root.as_bytes()])
+}
+
+/// `d space`.
+pub(super) fn dirty_in(space: &SpaceId) -> Vec<u8> {
+    build(DIRTY, &[space.as_bytes()])
+}
+
+/// `z space`.
+pub(super) fn stale(space: &SpaceId) -> Vec<u8> {
+    build(STALE, &[space.as_bytes()])
+}
+
+/// `h space root`.
+pub(super) fn line(space: &SpaceId, root: &PostId) -> Vec<u8> {
+    build(LINE, &[space.as_bytes(), root.as_bytes()])
+}
+
+/// `l space !last_activity root`: newest activity first, then by id.
+pub(super) fn list(space: &SpaceId, last_activity: Timestamp, root: &PostId) -> Vec<u8> {
+    build(
+        LIST,
+        &[
+            space.as_bytes(),
+            &(!last_activity.as_millis()).to_be_bytes(),
+            root.as_bytes(),
+        ],
+    )
+}
+
+/// `l space`.
+pub(super) fn list_of(space: &SpaceId) -> Vec<u8> {
+    build(LIST, &[space.as_bytes()])
+}
+
+/// `j space !decided_at !resolve`: newest decision (by the resolve's sort key) first.
+pub(super) fn decision(space: &SpaceId, decided_at: Timestamp, resolve: &PostId) -> Vec<u8> {
+    let mut flipped = *resolve.as_bytes();
+    for byte in &mut flipped {
+        *byte = !*byte;
+    }
+    build(
+        DECISION,
+        &[
+            space.as_bytes(),
+            &(!decided_at.as_millis()).to_be_bytes(),
+            &flipped,
+        ],
+    )
+}
+
+/// `j space`.
+pub(super) fn decisions_of(space: &SpaceId) -> Vec<u8> {
+    build(DECISION, &[space.as_bytes()])
+}
+
+/// `c space`.
+pub(super) fn line_count(space: &SpaceId) -> Vec<u8> {
+    build(LINE_COUNT, &[space.as_bytes()])
+}
+
 /// Lengths of the keys that end with an id.
+/// `d space root` and `h space root`.
+pub(super) const DIRTY_LEN: usize = 1 + ID + ID;
+/// `l space !last_activity root`.
+pub(super) const LIST_LEN: usize = 1 + ID + TIME + ID;
+
 /// `k space created_at id`.
 pub(super) const GOVERNANCE_LEN: usize = 1 + ID + TIME + ID;
 pub(super) const THREAD_LEN: usize = 1 + ID + ID + TIME + ID;

@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(thread, [posts[1].id(), retraction]);
         assert!(storage.genesis(&space, now).unwrap().is_some());
         assert_eq!(
-            storage.governance_posts(&space, now).unwrap(),
+            storage.spine_posts(&space, now).unwrap(),
             [posts[0].clone()],
             "the governance index is built from the envelopes"
         );

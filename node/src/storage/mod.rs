@@ -40,7 +40,15 @@
 //! | `i space created_at id` | empty, or `x` for a tombstone | reconciliation items, in order |
 //! | `t space anchor created_at id` | the post's kind tag, one byte (empty if migrated from format 1) | thread index (see below) |
 //! | `g space id` | empty | the space's genesis post |
-//! | `k space created_at id` | empty | posts deciding membership and replicas (kept when retracted) |
+//! | `k space created_at id` | empty | the spine: posts deciding membership, replicas and display names (kept when retracted) |
+//! | `a id` | kind tag, space, `created_at`, anchor | what each post hangs below (read model) |
+//! | `d space root` | token: the id of the post that marked it | threads to fold again (read model) |
+//! | `z space` | `created_at id` | threads with posts from this point on to fold again (read model) |
+//! | `h space root` | JSON [`ThreadSummary`](parley_protocol::view::ThreadSummary) | thread-list lines (read model) |
+//! | `l space !last_activity root` | empty | the thread list's order (read model) |
+//! | `j space !decided_at !resolve` | root | the decision log's order (read model) |
+//! | `c space` | `u64` BE | threads shown (read model) |
+//! | `M` | `u32` BE | the read model's version (see the `readmodel` module) |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
 //! | `e pointer` | empty | log records still to be erased (a retraction's bytes) |
 //! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |
@@ -71,6 +79,7 @@ mod migrate;
 mod peers;
 mod posts;
 mod quarantine;
+mod readmodel;
 mod rebuild;
 mod record;
 mod state;
@@ -90,6 +99,7 @@ pub use format::FORMAT_VERSION;
 pub use log::SEGMENT_BYTES;
 pub use posts::Inserted;
 pub use quarantine::{Quarantined, Scrubbed};
+pub use readmodel::{Page, PageLimits};
 pub use rebuild::Rebuilt;
 pub use state::SpaceState;
 pub use users::RegisteredUser;
@@ -139,6 +149,12 @@ impl Storage {
         storage.finish_erasing()?;
         if let Some(rebuilt) = &storage.rebuilt {
             storage.retract_again(&rebuilt.retractions)?;
+        }
+        if let Some(filed) = storage.build_read_model()? {
+            tracing::info!(
+                posts = filed,
+                "built the read model: threads are folded again in the background"
+            );
         }
         Ok(storage)
     }

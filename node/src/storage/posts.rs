@@ -10,6 +10,7 @@ use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 use super::error::{Corruption, StorageError};
 use super::log::Pointer;
 use super::quarantine::is_damage;
+use super::readmodel::{Up, files_in_spine};
 use super::{Storage, keys};
 
 /// An envelope's bytes up to and including its space (version and space id, spec
@@ -61,9 +62,10 @@ impl Storage {
         let records: Vec<(PostId, &[u8])> = fresh.iter().map(|p| (p.id(), p.bytes())).collect();
         let pointers = self.log.append(&records)?;
         let mut batch = sled::Batch::default();
-        for (post, pointer) in fresh.into_iter().zip(pointers) {
+        for (post, pointer) in fresh.iter().zip(pointers) {
             write_post(&mut batch, post, pointer);
         }
+        self.note_new_posts(&mut batch, &fresh)?;
         self.db.apply_batch(batch)?;
         Ok(outcomes)
     }
@@ -196,15 +198,12 @@ impl Storage {
         Ok(posts)
     }
 
-    /// The posts of `space` that decide its membership and replicas (genesis, members,
-    /// moderators, replicas), in `(created_at, id)` order, validated again. Read through
-    /// their own index, so a node starts in time proportional to them, whatever else its
-    /// spaces hold.
-    pub fn governance_posts(
-        &self,
-        space: &SpaceId,
-        now: Timestamp,
-    ) -> Result<Vec<Post>, StorageError> {
+    /// The spine of `space` (spec 6.16): the posts that decide its membership,
+    /// replicas and display names (genesis, members, moderators, replicas, profiles and
+    /// retractions of profiles) held in full, in `(created_at, id)` order, validated
+    /// again. Read through their own index, so a node starts in time proportional to
+    /// them, whatever else its spaces hold.
+    pub fn spine_posts(&self, space: &SpaceId, now: Timestamp) -> Result<Vec<Post>, StorageError> {
         let mut posts = Vec::new();
         for entry in self.db.scan_prefix(keys::governance_of(space)) {
             let (key, _) = entry?;
@@ -369,9 +368,10 @@ pub(super) fn write_post(batch: &mut sled::Batch, post: &Post, pointer: Pointer)
     if matches!(post.content(), Content::Genesis(_)) {
         batch.insert(keys::genesis(&space, &item.id), &[]);
     }
-    if post.content().is_governance() {
+    if files_in_spine(post.content().tag()) {
         batch.insert(keys::governance(&space, &item), &[]);
     }
+    batch.insert(keys::up(&item.id), Up::of(post).encode());
 }
 
 /// The `created_at` of envelope bytes, read where `spec/02-encoding.md` puts it (the

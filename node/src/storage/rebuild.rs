@@ -143,7 +143,7 @@ impl Storage {
             }
         }
         for (space, pairs) in pairs {
-            let governance = self.governance_posts(&space, now)?;
+            let governance = self.spine_posts(&space, now)?;
             let mut withdrawn = BTreeSet::new();
             for (retraction, target) in &pairs {
                 withdrawn.extend(SpaceView::retracted(
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(rebuilt.invalid, 0);
         assert!(rebuilt.what_was_lost().contains("registered users"));
         assert_eq!(storage.space_posts(&space, NOW).unwrap(), before);
-        assert_eq!(storage.governance_posts(&space, NOW).unwrap().len(), 1);
+        assert_eq!(storage.spine_posts(&space, NOW).unwrap().len(), 1);
         assert!(storage.genesis(&space, NOW).unwrap().is_some());
         assert!(!storage.contains(&target).unwrap());
         assert!(

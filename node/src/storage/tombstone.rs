@@ -248,7 +248,7 @@ mod tests {
         let posts = [genesis, root.clone(), reply.clone(), retraction.clone()];
         storage.insert(&posts).unwrap();
         assert_eq!(
-            storage.governance_posts(&space, now).unwrap(),
+            storage.spine_posts(&space, now).unwrap(),
             [posts[0].clone()]
         );
         let before = storage.items(&space).unwrap();

@@ -14,6 +14,7 @@ use crate::time::Timestamp;
 use crate::view::{Decision, GenesisInfo, ThreadSummary, ThreadView, UnreadThread};
 
 use super::address::InviteToken;
+use super::page::{DecisionCursor, ThreadCursor, ThreadFilter};
 
 /// ALPN of the client API.
 pub const CLIENT_ALPN: &[u8] = b"parley-client/1";
@@ -39,10 +40,18 @@ pub enum Request {
     },
     /// Tag 3: the spaces the user is a member of.
     Spaces,
-    /// Tag 4: the thread list of a space.
+    /// Tag 4: one page of the thread list of a space, latest activity first.
     Threads {
         /// The space.
         space: SpaceId,
+        /// The most threads wanted (at most [`MAX_PAGE_LINES`](crate::api::MAX_PAGE_LINES)).
+        limit: u32,
+        /// Start just after this thread; `None` starts at the newest.
+        before: Option<ThreadCursor>,
+        /// Only threads with activity at or after this time.
+        since: Option<Timestamp>,
+        /// Which threads.
+        filter: ThreadFilter,
     },
     /// Tag 5: one thread, as a tree in display order.
     Thread {
@@ -74,10 +83,14 @@ pub enum Request {
         /// The space, or all.
         space: Option<SpaceId>,
     },
-    /// Tag 11: the decisions of a space.
+    /// Tag 11: one page of the decision log of a space, newest first.
     Decisions {
         /// The space.
         space: SpaceId,
+        /// The most decisions wanted (at most [`MAX_PAGE_LINES`](crate::api::MAX_PAGE_LINES)).
+        limit: u32,
+        /// Start just after this decision; `None` starts at the newest.
+        before: Option<DecisionCursor>,
     },
 }
 
@@ -148,14 +161,18 @@ pub enum Response {
         /// The spaces, by name.
         spaces: Vec<SpaceSummary>,
     },
-    /// Tag 4: a thread list.
+    /// Tag 4: a page of a thread list.
     Threads {
         /// The space.
         space: SpaceId,
-        /// Display names of the space's users.
+        /// Display names of the page's authors, keyed by user id text.
         names: BTreeMap<String, String>,
         /// The threads, latest activity first.
         threads: Vec<ThreadSummary>,
+        /// Where the next page starts, if there is one.
+        next: Option<ThreadCursor>,
+        /// How many threads the space shows in all (whatever the filter).
+        total: u64,
     },
     /// Tag 5: one thread.
     Thread {
@@ -199,12 +216,14 @@ pub enum Response {
     Done,
     /// Tag 10: a watch event.
     Event(Event),
-    /// Tag 11: the decisions of a space.
+    /// Tag 11: a page of the decision log of a space.
     Decisions {
         /// The space.
         space: SpaceId,
         /// Newest first.
         decisions: Vec<Decision>,
+        /// Where the next page starts, if there is one.
+        next: Option<DecisionCursor>,
     },
     /// Tag 12: the request was refused.
     Error {
@@ -264,6 +283,26 @@ impl ApiErrorCode {
 }
 
 impl Request {
+    /// The first page of `space`'s thread list: up to `limit` threads, all of them.
+    pub fn threads(space: SpaceId, limit: u32) -> Self {
+        Self::Threads {
+            space,
+            limit,
+            before: None,
+            since: None,
+            filter: ThreadFilter::All,
+        }
+    }
+
+    /// The first page of `space`'s decision log: up to `limit` decisions.
+    pub fn decisions(space: SpaceId, limit: u32) -> Self {
+        Self::Decisions {
+            space,
+            limit,
+            before: None,
+        }
+    }
+
     /// The canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
         codec::encode(self)
@@ -310,6 +349,16 @@ mod tests {
                 envelope: ByteString(vec![1, 2, 3]),
             },
             Request::Watch { space: None },
+            Request::Threads {
+                space: SpaceId([2; 32]),
+                limit: 20,
+                before: Some(ThreadCursor {
+                    last_activity: Timestamp::from_millis(7),
+                    id: PostId([3; 32]),
+                }),
+                since: None,
+                filter: ThreadFilter::Open,
+            },
             Request::MarkRead {
                 ids: BoundedVec::try_from_vec(vec![PostId([4; 32])]).unwrap(),
             },
@@ -338,6 +387,11 @@ mod tests {
             space,
             names: BTreeMap::new(),
             threads: view.threads().to_vec(),
+            next: Some(ThreadCursor {
+                last_activity: Timestamp::from_millis(3),
+                id: PostId([1; 32]),
+            }),
+            total: 9,
         };
         assert_eq!(Response::decode(&response.encode()), Ok(response));
         let thread = view.thread(&view.threads()[0].id).cloned().unwrap();

@@ -3,8 +3,10 @@
 
 mod address;
 mod message;
+mod page;
 
 pub use address::{AddressParseError, Invite, InviteToken, NodeAddress};
 pub use message::{
     ADMIN_ALPN, ApiErrorCode, CLIENT_ALPN, Event, Request, Response, SpaceSummary, UnreadInSpace,
 };
+pub use page::{CursorParseError, DecisionCursor, MAX_PAGE_LINES, ThreadCursor, ThreadFilter};

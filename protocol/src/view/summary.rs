@@ -82,6 +82,21 @@ impl Decision {
     }
 }
 
+impl ThreadSummary {
+    /// The decision-log entry of this thread, if it is resolved.
+    pub fn decision(&self) -> Option<Decision> {
+        let resolution = self.resolution.as_ref()?;
+        Some(Decision {
+            thread: self.id,
+            title: self.title.clone(),
+            decision: resolution.decision.clone(),
+            decided_by: resolution.by,
+            decided_at: resolution.at,
+            resolve: resolution.resolve,
+        })
+    }
+}
+
 /// The thread-list line of one thread.
 pub(super) fn summary(thread: &ThreadView, names: &BTreeMap<UserId, String>) -> ThreadSummary {
     ThreadSummary {

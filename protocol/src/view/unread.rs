@@ -71,20 +71,26 @@ pub(super) fn unread<'a>(
 ) -> Vec<UnreadThread> {
     list.iter()
         .filter_map(|summary| thread(&summary.id))
-        .filter_map(|view| {
-            let posts: Vec<PostId> = view
-                .posts
-                .iter()
-                .filter(|post| post.author != *user && !cursor.is_read(&post.id))
-                .map(|post| post.id)
-                .collect();
-            (!posts.is_empty()).then(|| UnreadThread {
-                thread: view.id,
-                title: view.title.clone(),
-                posts,
-            })
-        })
+        .filter_map(|view| UnreadThread::of(view, user, cursor))
         .collect()
+}
+
+impl UnreadThread {
+    /// The shown posts of `thread` not written by `user` and not in `cursor`, or `None`
+    /// when there are none (rule 13 for one thread).
+    pub fn of(thread: &ThreadView, user: &UserId, cursor: &ReadCursor) -> Option<Self> {
+        let posts: Vec<PostId> = thread
+            .posts
+            .iter()
+            .filter(|post| post.author != *user && !cursor.is_read(&post.id))
+            .map(|post| post.id)
+            .collect();
+        (!posts.is_empty()).then(|| Self {
+            thread: thread.id,
+            title: thread.title.clone(),
+            posts,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,159 @@
+//! Keeping the read model current (spec 6.16): the threads new posts marked are folded
+//! again, each from its closure against the space's spine, and their lines written back
+//! to the store. A background task does it soon after posts are stored. Every read of a
+//! space first folds what is still marked there (up to [`READ_BUDGET`] threads), so a
+//! user reads what they just wrote.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parley_protocol::view::{SpaceView, ThreadView};
+use parley_protocol::{PostId, SpaceId};
+
+use crate::clock;
+use crate::storage::StorageError;
+
+use super::Node;
+
+/// Most marked threads a read folds before answering; the background task folds the
+/// rest (a store that was just migrated marks every thread).
+pub(crate) const READ_BUDGET: usize = 1024;
+/// Marked threads folded per turn of the refold lock.
+const CHUNK: usize = 256;
+
+impl Node {
+    /// The spine view of `space` (`None` without a genesis), after learning every spine
+    /// post the store has filed (a post stored a moment ago may not be recorded yet).
+    pub(crate) fn spine(&self, space: &SpaceId) -> Result<Option<Arc<SpaceView>>, StorageError> {
+        let filed = self.storage.spine_ids(space)?;
+        if filed.len() != self.spaces().filed(space) {
+            let unknown: Vec<PostId> = {
+                let spaces = self.spaces();
+                filed
+                    .into_iter()
+                    .filter(|id| !spaces.knows(space, id))
+                    .collect()
+            };
+            for id in unknown {
+                let post = self.storage.get(&id, clock::now())?;
+                self.spaces().learn(*space, id, post.as_ref());
+            }
+        }
+        Ok(self.spaces().membership(space))
+    }
+
+    /// One thread of `space` folded from its closure, if it is shown.
+    pub(crate) fn fold_thread(
+        &self,
+        space: &SpaceId,
+        spine: &SpaceView,
+        root: &PostId,
+    ) -> Result<Option<ThreadView>, StorageError> {
+        let posts = self.storage.thread_posts(space, root, clock::now())?;
+        Ok(spine.fold_thread(root, &posts))
+    }
+
+    /// Folds again the threads of `space` marked when called, at most `budget` of them
+    /// (all with `None`); returns whether any stay marked.
+    pub(crate) fn refresh(
+        &self,
+        space: &SpaceId,
+        budget: Option<usize>,
+    ) -> Result<bool, StorageError> {
+        let _refolding = self
+            .refolding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.storage.expand_stale(space)?;
+        let spine = self.spine(space)?;
+        let mut after: Option<PostId> = None;
+        let mut left = budget.unwrap_or(usize::MAX);
+        while left > 0 {
+            let marked = self
+                .storage
+                .dirty_threads(space, after.as_ref(), CHUNK.min(left))?;
+            let Some((last, _)) = marked.last() else {
+                return Ok(false);
+            };
+            after = Some(*last);
+            left -= marked.len();
+            for (root, token) in marked {
+                let line = match &spine {
+                    Some(spine) => self.fold_thread(space, spine, &root)?.map(|thread| {
+                        let mut line = spine.summary_of(&thread);
+                        // Names change without the thread: the reader adds them.
+                        line.author_name = None;
+                        line
+                    }),
+                    None => None,
+                };
+                self.storage
+                    .store_line(space, &root, &token, line.as_ref())?;
+            }
+        }
+        Ok(!self
+            .storage
+            .dirty_threads(space, after.as_ref(), 1)?
+            .is_empty())
+    }
+
+    /// Folds what is marked in every space, a chunk at a time, until nothing is or
+    /// `stop` is set.
+    fn refresh_all(&self, stop: &AtomicBool) -> Result<(), StorageError> {
+        for space in self.storage.spaces_to_refold()? {
+            while !stop.load(Ordering::Relaxed) && self.refresh(&space, Some(CHUNK))? {}
+        }
+        Ok(())
+    }
+}
+
+/// The background refold task.
+#[derive(Debug)]
+pub(crate) struct Refolder {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Refolder {
+    /// Starts folding marked threads of `node` now and whenever `node.refold_wake` is
+    /// notified.
+    pub(crate) fn spawn(node: Arc<Node>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = node.refold_wake.clone();
+        let task = tokio::spawn(refold_loop(node, stop.clone()));
+        Self { task, stop, wake }
+    }
+
+    /// Stops the task and waits until it let go of the store (within one chunk).
+    pub(crate) async fn stop(self) {
+        self.abandon();
+        let _ = self.task.await;
+    }
+
+    /// Tells the task to stop without waiting for it.
+    pub(crate) fn abandon(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+}
+
+async fn refold_loop(node: Arc<Node>, stop: Arc<AtomicBool>) {
+    let wake = node.refold_wake.clone();
+    while !stop.load(Ordering::Relaxed) {
+        let worker = node.clone();
+        let stopping = stop.clone();
+        let result = tokio::task::spawn_blocking(move || worker.refresh_all(&stopping)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "folding threads again failed; reads fold what they need");
+            }
+            Err(error) => tracing::warn!(%error, "the refold task failed"),
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        wake.notified().await;
+    }
+}
