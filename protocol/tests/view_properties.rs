@@ -13,35 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use parley_protocol::Post;
 use parley_protocol::content::Content;
-use parley_protocol::id::{PostId, UserId};
-use parley_protocol::view::fixture::{
-    SpaceFixture, add, edit, grant, key, profile, react, remove, reopen, reply, resolve, retract,
-    revoke, share, thread, unshare,
-};
+use parley_protocol::id::PostId;
+use parley_protocol::view::fixture::world::{EVE, MAX_WORLD_LEN, Style, World, shuffle};
+use parley_protocol::view::fixture::{SpaceFixture, key, reply, thread};
 use parley_protocol::view::{Decision, ReadCursor, SpaceView, UnreadThread, anchor, is_spine};
-use parley_protocol::{Post, SecretKey};
 use proptest::prelude::*;
-
-/// Users 1 to 4 take part in membership changes; user 5 (Eve) is never added.
-const EVE: u8 = 5;
-/// Most posts in a world (before the subset is taken).
-const MAX_WORLD_LEN: usize = 30;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Style {
-    /// Mostly discussion: threads, replies, edits, reactions, retractions, decisions.
-    Discussion,
-    /// Several moderators changing membership concurrently, dates colliding.
-    Concurrent,
-}
-
-/// A signed history of one space.
-struct World {
-    style: Style,
-    genesis: Post,
-    posts: Vec<Post>,
-}
 
 /// Posts of another space, to be ignored.
 fn foreign() -> &'static [Post] {
@@ -52,204 +30,6 @@ fn foreign() -> &'static [Post] {
         let answer = fx.post(&key(1), 6, reply(root.id(), root.id(), "not here"));
         vec![fx.genesis.clone(), root, answer]
     })
-}
-
-/// A small deterministic generator (SplitMix64), so worlds are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
-        (!items.is_empty()).then(|| items[self.below(items.len())])
-    }
-}
-
-impl World {
-    fn generate(style: Style, seed: u64, len: usize) -> Self {
-        let fx = SpaceFixture::new(1, "world");
-        let keys: Vec<SecretKey> = (1..=EVE).map(key).collect();
-        let users: Vec<UserId> = keys.iter().map(SecretKey::user_id).collect();
-        let mut rng = Rng(seed);
-        let mut posts: Vec<Post> = Vec::new();
-        // Threads and replies (with their roots), including ones that never arrive.
-        let mut threads: Vec<PostId> = Vec::new();
-        let mut replies: Vec<(PostId, PostId)> = Vec::new();
-        let mut authors: BTreeMap<PostId, usize> = BTreeMap::new();
-        let (pace, jitter, membership_percent) = match style {
-            Style::Discussion => (1, 6, 10),
-            Style::Concurrent => (3, 3, 40),
-        };
-        let setup: Vec<(usize, i64, Content)> = match style {
-            Style::Discussion => vec![
-                (0, 1, add(users[1])),
-                (0, 2, add(users[2])),
-                (0, 3, grant(users[3])),
-            ],
-            Style::Concurrent => vec![
-                (0, 1, grant(users[1])),
-                (0, 1, grant(users[2])),
-                (0, 1, add(users[3])),
-            ],
-        };
-        for (author, at, content) in setup {
-            posts.push(fx.post(&keys[author], at, content));
-        }
-        while posts.len() < len {
-            // Eve writes now and then; nobody ever adds her.
-            let author = if rng.chance(10) {
-                EVE as usize - 1
-            } else {
-                rng.below(4)
-            };
-            // Mostly in step order, with jitter: some posts are backdated before what
-            // they refer to, some collide, a few predate the genesis.
-            let step = posts.len() as i64;
-            let at = if rng.chance(3) {
-                -1 - rng.below(5) as i64
-            } else {
-                step / pace + rng.below(jitter) as i64
-            };
-            let all_ids: Vec<PostId> = posts.iter().map(Post::id).collect();
-            let texts: Vec<PostId> = threads
-                .iter()
-                .copied()
-                .chain(replies.iter().map(|r| r.1))
-                .collect();
-            let roll = rng.below(100);
-            let (author, content, phantom) = if roll < membership_percent {
-                let target = users[rng.below(4)];
-                let content = match rng.below(4) {
-                    0 => add(target),
-                    1 => remove(target),
-                    2 => grant(target),
-                    _ => revoke(target),
-                };
-                (author, content, false)
-            } else {
-                let roll = rng.below(100);
-                match roll {
-                    0..16 => (
-                        author,
-                        thread(&format!("t{}", posts.len()), "body"),
-                        rng.chance(10),
-                    ),
-                    16..46 => {
-                        let recent = &threads[threads.len().saturating_sub(3)..];
-                        let Some(root) = rng.pick(recent) else {
-                            continue;
-                        };
-                        let root = if rng.chance(5) {
-                            rng.pick(&texts).unwrap_or(root)
-                        } else {
-                            root
-                        };
-                        let same: Vec<PostId> = replies
-                            .iter()
-                            .filter(|r| r.0 == root)
-                            .map(|r| r.1)
-                            .collect();
-                        let parent = match rng.below(10) {
-                            0..3 => root,
-                            3..9 => rng.pick(&same).unwrap_or(root),
-                            _ => rng.pick(&texts).unwrap_or(root),
-                        };
-                        (author, reply(root, parent, "reply"), rng.chance(10))
-                    }
-                    46..58 => {
-                        let Some(target) = rng.pick(&texts) else {
-                            continue;
-                        };
-                        let owner = authors.get(&target).copied().unwrap_or(author);
-                        let by = if rng.chance(80) { owner } else { author };
-                        let is_thread = threads.contains(&target);
-                        let title =
-                            (rng.chance(if is_thread { 50 } else { 15 })).then_some("edited title");
-                        (
-                            by,
-                            edit(target, title, &format!("edit {}", posts.len())),
-                            false,
-                        )
-                    }
-                    58..68 => {
-                        let pool = if rng.chance(75) { &texts } else { &all_ids };
-                        let Some(target) = rng.pick(pool) else {
-                            continue;
-                        };
-                        let owner = authors.get(&target).copied().unwrap_or(author);
-                        let by = match rng.below(10) {
-                            0..3 => owner,
-                            3..5 => 0,
-                            _ => author,
-                        };
-                        (by, retract(target), false)
-                    }
-                    68..78 => {
-                        let Some(target) = rng.pick(&texts) else {
-                            continue;
-                        };
-                        let text = ["+1", "eyes", "tada"][rng.below(3)];
-                        (author, react(target, text), false)
-                    }
-                    78..90 => {
-                        let Some(target) = rng.pick(&threads) else {
-                            continue;
-                        };
-                        let owner = authors.get(&target).copied().unwrap_or(author);
-                        let by = if rng.chance(50) { owner } else { author };
-                        let content = if rng.chance(65) {
-                            resolve(target, "decided")
-                        } else {
-                            reopen(target)
-                        };
-                        (by, content, false)
-                    }
-                    90..95 => (author, profile(["Ann", "Bo", "Cy"][rng.below(3)]), false),
-                    _ => {
-                        let node = key(200 + rng.below(3) as u8).node_id();
-                        (
-                            author,
-                            if rng.chance(60) {
-                                share(node)
-                            } else {
-                                unshare(node)
-                            },
-                            false,
-                        )
-                    }
-                }
-            };
-            let post = fx.post(&keys[author], at, content);
-            authors.insert(post.id(), author);
-            match post.content() {
-                Content::Thread(_) => threads.push(post.id()),
-                Content::Reply(r) => replies.push((r.root, post.id())),
-                _ => {}
-            }
-            if !phantom {
-                posts.push(post);
-            }
-        }
-        Self {
-            style,
-            genesis: fx.genesis,
-            posts,
-        }
-    }
 }
 
 /// One case: which world, which of its posts, and how to shuffle.
@@ -320,15 +100,6 @@ impl Case {
         posts.extend(foreign());
         shuffle(posts, self.order_a)
     }
-}
-
-/// A seeded Fisher-Yates shuffle.
-fn shuffle<T>(mut items: Vec<T>, seed: u64) -> Vec<T> {
-    let mut rng = Rng(seed);
-    for i in (1..items.len()).rev() {
-        items.swap(i, rng.below(i + 1));
-    }
-    items
 }
 
 fn fold(world: &World, posts: &[&Post]) -> SpaceView {

@@ -205,13 +205,7 @@ pub fn start(
 ) -> Result<NodeHandle, NodeError> {
     let commit = Committer::spawn(storage.clone());
     let (events, _) = broadcast::channel(1024);
-    let mut spaces = spaces::Spaces::default();
-    for space in storage.spaces()? {
-        for id in storage.spine_ids(&space)? {
-            let post = storage.get(&id, clock::now())?;
-            spaces.learn(space, id, post.as_ref());
-        }
-    }
+    let spaces = spaces::Spaces::load(&storage)?;
     let dialer = transport::ClientEndpoint::from_endpoint(endpoint.clone(), &key)?;
     let node = Arc::new(Node {
         key,

@@ -4,16 +4,20 @@
 //! space first folds what is still marked there (up to [`READ_BUDGET`] threads), so a
 //! user reads what they just wrote.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use parley_protocol::view::{SpaceView, ThreadView};
 use parley_protocol::{PostId, SpaceId};
 
 use crate::clock;
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
 
 use super::Node;
+use super::spaces::Spaces;
+
+#[cfg(test)]
+mod tests;
 
 /// Most marked threads a read folds before answering; the background task folds the
 /// rest (a store that was just migrated marks every thread).
@@ -21,7 +25,20 @@ pub(crate) const READ_BUDGET: usize = 1024;
 /// Marked threads folded per turn of the refold lock.
 const CHUNK: usize = 256;
 
-impl Node {
+/// What folding threads again needs: the store, the spines in memory, and the lock that
+/// lets one refolder write lines at a time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refolding<'a> {
+    pub(crate) storage: &'a Storage,
+    pub(crate) spaces: &'a Mutex<Spaces>,
+    pub(crate) lock: &'a Mutex<()>,
+}
+
+impl Refolding<'_> {
+    fn spaces(&self) -> MutexGuard<'_, Spaces> {
+        self.spaces.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The spine view of `space` (`None` without a genesis), after learning every spine
     /// post the store has filed (a post stored a moment ago may not be recorded yet).
     pub(crate) fn spine(&self, space: &SpaceId) -> Result<Option<Arc<SpaceView>>, StorageError> {
@@ -60,10 +77,7 @@ impl Node {
         space: &SpaceId,
         budget: Option<usize>,
     ) -> Result<bool, StorageError> {
-        let _refolding = self
-            .refolding
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _refolding = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.storage.expand_stale(space)?;
         let spine = self.spine(space)?;
         let mut after: Option<PostId> = None;
@@ -99,11 +113,46 @@ impl Node {
 
     /// Folds what is marked in every space, a chunk at a time, until nothing is or
     /// `stop` is set.
-    fn refresh_all(&self, stop: &AtomicBool) -> Result<(), StorageError> {
+    pub(crate) fn refresh_all(&self, stop: &AtomicBool) -> Result<(), StorageError> {
         for space in self.storage.spaces_to_refold()? {
             while !stop.load(Ordering::Relaxed) && self.refresh(&space, Some(CHUNK))? {}
         }
         Ok(())
+    }
+}
+
+impl Node {
+    /// The node's refolding state.
+    pub(crate) fn refolding(&self) -> Refolding<'_> {
+        Refolding {
+            storage: &self.storage,
+            spaces: &self.spaces,
+            lock: &self.refolding,
+        }
+    }
+
+    /// See [`Refolding::spine`].
+    pub(crate) fn spine(&self, space: &SpaceId) -> Result<Option<Arc<SpaceView>>, StorageError> {
+        self.refolding().spine(space)
+    }
+
+    /// See [`Refolding::fold_thread`].
+    pub(crate) fn fold_thread(
+        &self,
+        space: &SpaceId,
+        spine: &SpaceView,
+        root: &PostId,
+    ) -> Result<Option<ThreadView>, StorageError> {
+        self.refolding().fold_thread(space, spine, root)
+    }
+
+    /// See [`Refolding::refresh`].
+    pub(crate) fn refresh(
+        &self,
+        space: &SpaceId,
+        budget: Option<usize>,
+    ) -> Result<bool, StorageError> {
+        self.refolding().refresh(space, budget)
     }
 }
 
@@ -143,7 +192,8 @@ async fn refold_loop(node: Arc<Node>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         let worker = node.clone();
         let stopping = stop.clone();
-        let result = tokio::task::spawn_blocking(move || worker.refresh_all(&stopping)).await;
+        let result =
+            tokio::task::spawn_blocking(move || worker.refolding().refresh_all(&stopping)).await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {

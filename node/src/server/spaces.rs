@@ -9,6 +9,9 @@ use std::sync::Arc;
 use parley_protocol::view::SpaceView;
 use parley_protocol::{Content, NodeId, Post, PostId, SpaceId, UserId};
 
+use crate::clock;
+use crate::storage::{Storage, StorageError};
+
 /// The spine of each space and its folded view.
 #[derive(Debug, Default)]
 pub(crate) struct Spaces {
@@ -32,6 +35,18 @@ pub(crate) fn is_governance(post: &Post) -> bool {
 }
 
 impl Spaces {
+    /// The spines of every space `storage` holds, read through the spine index.
+    pub(crate) fn load(storage: &Storage) -> Result<Self, StorageError> {
+        let mut spaces = Self::default();
+        for space in storage.spaces()? {
+            for id in storage.spine_ids(&space)? {
+                let post = storage.get(&id, clock::now())?;
+                spaces.learn(space, id, post.as_ref());
+            }
+        }
+        Ok(spaces)
+    }
+
     /// Records a stored post if it belongs to its space's spine (a retraction counts
     /// when its target is a profile known here; the store files the others, and
     /// [`Spaces::learn`] brings them in).

@@ -715,3 +715,46 @@ fn parse_sort_key(key: &[u8], value: &[u8]) -> Result<(Timestamp, PostId), Stora
         PostId::from_bytes(id),
     ))
 }
+
+#[cfg(test)]
+impl Storage {
+    /// Removes everything the read model writes (and the profiles it files in the spine
+    /// index), leaving the store as a build before the model wrote it.
+    pub(crate) fn strip_read_model(&self) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for tag in [
+            keys::UP,
+            keys::DIRTY,
+            keys::STALE,
+            keys::LINE,
+            keys::LIST,
+            keys::DECISION,
+            keys::LINE_COUNT,
+        ] {
+            for entry in self.db.scan_prefix([tag]) {
+                batch.remove(entry?.0);
+            }
+        }
+        for entry in self.db.scan_prefix([keys::GOVERNANCE]) {
+            let (key, _) = entry?;
+            let id = keys::trailing_id(&key, keys::GOVERNANCE_LEN)?;
+            let governance = self
+                .get(&id, Timestamp::from_millis(0))?
+                .is_some_and(|post| post.content().is_governance());
+            if !governance {
+                batch.remove(key);
+            }
+        }
+        batch.remove(keys::READ_MODEL_META);
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Forgets that the read model was built, so the next opening builds it again.
+    pub(crate) fn forget_read_model(&self) -> Result<(), StorageError> {
+        self.db.remove(keys::READ_MODEL_META)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
