@@ -17,9 +17,7 @@
 //! 4. a registered user opening 128 streams, each claiming a 4 MiB request and
 //!    sending 2 MiB of it, then stalling.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +31,10 @@ use parley_protocol::sync::{Item, Output, SyncConfig, SyncSession};
 use parley_protocol::wire::{Message, WIRE_VERSION};
 use parley_protocol::{Post, PostId, SecretKey, SpaceId, Timestamp};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use daemon::{BoxError, Daemon, parleyd, rss_kib};
 
 fn key(n: u64) -> SecretKey {
     let mut seed = [0u8; 32];
@@ -116,7 +117,7 @@ async fn main() -> Result<(), BoxError> {
         storage.items(&big.space())?
     };
     let addr: std::net::SocketAddr = listen.parse()?;
-    let node = Daemon::start(&parleyd, dir.path())?;
+    let node = Daemon::start(&parleyd, dir.path(), Duration::from_secs(30))?;
 
     println!("# attack bench\n");
     println!(
@@ -168,81 +169,6 @@ async fn main() -> Result<(), BoxError> {
     }
     drop(node);
     Ok(())
-}
-
-/// The release `parleyd` beside this example (`target/release/parleyd`), built first
-/// if missing.
-fn parleyd() -> Result<PathBuf, BoxError> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot place the target directory")?;
-    let path = dir.join("parleyd");
-    if !path.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let built = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "-p",
-                "parley-node",
-                "--bin",
-                "parleyd",
-            ])
-            .status()?;
-        if !built.success() {
-            return Err("building parleyd failed".into());
-        }
-    }
-    Ok(path)
-}
-
-/// A running `parleyd`, killed when dropped.
-struct Daemon {
-    pid: u32,
-    child: Child,
-}
-
-impl Daemon {
-    fn start(parleyd: &Path, dir: &Path) -> Result<Self, BoxError> {
-        let mut child = Command::new(parleyd)
-            .args(["run", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let daemon = Self {
-            pid: child.id(),
-            child,
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains("serving at") => return Ok(daemon),
-                Ok(_) => {}
-                Err(_) => return Err("parleyd did not start serving within 30 s".into()),
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -546,17 +472,4 @@ async fn wait(stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The resident memory of process `pid`, KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix("VmRSS:")
-                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
 }

@@ -133,8 +133,9 @@ impl Envelope {
 
 /// A verified post: a valid envelope with its id and canonical bytes.
 ///
-/// The only constructors are [`Post::decode`] (bytes from anywhere, fully validated)
-/// and [`Post::sign`] (a new post, validated the same way).
+/// The constructors are [`Post::decode`] (bytes from anywhere, fully validated),
+/// [`Post::sign`] (a new post, validated the same way) and [`Post::decode_verified`]
+/// (bytes validated so before and kept under their id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Post {
     id: PostId,
@@ -203,6 +204,30 @@ impl Post {
             });
         }
         Self::decode(bytes, now)
+    }
+
+    /// Decodes bytes that were verified in full ([`Post::decode`]) when first received and
+    /// kept since under their id, as a node's store keeps them: checks that the bytes
+    /// still hash to `id` and decode canonically with valid fields, and does not check
+    /// the signature again. It need not: bytes that hash to the id are the very bytes
+    /// whose signature was verified (finding others would break blake3). Never for
+    /// bytes from a peer or a client; about fifty times cheaper than a verification.
+    pub fn decode_verified(bytes: &[u8], id: &PostId) -> Result<Self, InvalidPost> {
+        let computed = PostId::of_bytes(bytes);
+        if computed != *id {
+            return Err(InvalidPost::IdMismatch {
+                expected: *id,
+                computed,
+            });
+        }
+        let envelope = validate::decode(bytes)?;
+        // The clock does not matter: the post was accepted once.
+        validate::check_fields(&envelope, envelope.created_at)?;
+        Ok(Self {
+            id: computed,
+            envelope: Arc::new(envelope),
+            bytes: Arc::from(bytes),
+        })
     }
 
     /// Signs a new post by `key` and validates it as a receiver would, so nothing

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use parley_node::storage::Storage;
 use parley_protocol::api::NodeAddress;
 use parley_protocol::{Content, NodeId, SpaceId};
-use parley_tests::NOW;
 use parley_tests::history::{Rng, SpaceBuilder};
 use parley_tests::orgs::{
     node_id, peer, peer_add, preload, set_federation, space_posts, status, wait_for,
@@ -305,7 +304,7 @@ fn a_node_killed_mid_catch_up_restarts_and_converges_with_a_sound_store() {
     let items = |dir: &std::path::Path, space: &SpaceId| {
         let storage = Storage::open(&dir.join("db")).expect("the store opens");
         let posts = storage
-            .space_posts(space, NOW)
+            .space_posts(space)
             .expect("every stored post reads back and verifies");
         assert_eq!(posts.len(), POSTS);
         let mut items = storage.items(space).expect("the index reads back");

@@ -244,7 +244,10 @@ impl FakeNode {
                         entry.thread.posts.iter().for_each(|id| self.read.mark(*id));
                     }
                 }
-                Response::Unread { threads }
+                Response::Unread {
+                    threads,
+                    more: false,
+                }
             }
             Request::MarkRead { ids } => {
                 ids.iter().for_each(|id| self.read.mark(*id));

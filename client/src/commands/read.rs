@@ -141,7 +141,7 @@ pub(crate) async fn show(
 /// marked read.
 pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome, ClientError> {
     let response = node.ask(Request::Unread { mark_read: false }).await?;
-    let Response::Unread { threads } = response else {
+    let Response::Unread { threads, more } = response else {
         return Err(unexpected(&response));
     };
     if threads.is_empty() {
@@ -189,9 +189,12 @@ pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome
             "threads"
         }
     );
+    if more {
+        text.push_str("\nMore unread posts remain: run `parley unread` again.\n");
+    }
     Ok(Outcome::ok(
         header + &text,
-        json!({ "threads": json_threads, "count": count }),
+        json!({ "threads": json_threads, "count": count, "more": more }),
     ))
 }
 

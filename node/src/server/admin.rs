@@ -8,7 +8,6 @@ use parley_protocol::api::{Invite, InviteToken, NodeAddress};
 use parley_protocol::{NodeId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::clock;
 use crate::federation::{self, PeerStatus};
 use crate::storage::{Quarantined, Storage};
 use crate::transport::{self, TransportError};
@@ -244,7 +243,7 @@ fn status(
     for space in storage.spaces().map_err(|e| e.to_string())? {
         let posts = storage.count(&space).map_err(|e| e.to_string())?;
         let name = storage
-            .space_name(&space, clock::now())
+            .space_name(&space)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         spaces.push(SpaceStatus {

@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use parley_protocol::api::{
     ApiErrorCode, DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary, ThreadCursor,
-    ThreadFilter, UnreadInSpace,
+    ThreadFilter,
 };
 use parley_protocol::content::Content;
 use parley_protocol::encoding::ByteString;
-use parley_protocol::view::{SpaceView, UnreadThread};
+use parley_protocol::view::SpaceView;
 use parley_protocol::{Post, PostId, SpaceId, UserId};
 
 use crate::clock;
 use crate::storage::{InviteError, PageLimits};
 
+use super::unread::{MAX_UNREAD_POSTS, UnreadCount};
 use super::{Node, refold, spaces};
 
 /// The answer to `request` from `user`, registered or not.
@@ -422,7 +423,7 @@ fn readable(
 ) -> Result<Option<Post>, crate::storage::StorageError> {
     Ok(node
         .storage
-        .get(id, clock::now())?
+        .get(id)?
         .filter(|post| may_read(node, user, &post.space())))
 }
 
@@ -451,62 +452,36 @@ fn unread(node: &Node, user: &UserId, mark: bool) -> Response {
         Ok(ids) => ids,
         Err(error) => return internal(error),
     };
-    let mut threads = Vec::new();
-    for space in ids {
-        if !may_read(node, user, &space) {
+    let mut found = Vec::new();
+    let mut budget = MAX_UNREAD_POSTS;
+    let mut more = false;
+    for (order, space) in ids.iter().enumerate() {
+        if !may_read(node, user, space) {
             continue;
         }
-        let Ok(spine) = open_space(node, user, &space) else {
+        let Ok(spine) = open_space(node, user, space) else {
             continue;
         };
-        if let Err(error) = unread_in(node, user, &space, &spine, mark, &mut threads) {
-            return internal(error);
+        let mut count = UnreadCount {
+            refolding: node.refolding(),
+            user,
+            space,
+            spine: &spine,
+            mark,
+            budget: &mut budget,
+            found: &mut found,
+            order,
+        };
+        match count.run() {
+            Ok(complete) => more |= !complete,
+            Err(error) => return internal(error),
         }
     }
-    Response::Unread { threads }
-}
-
-/// The unread threads of one space, in thread-list order, read a page and a thread at
-/// a time.
-fn unread_in(
-    node: &Node,
-    user: &UserId,
-    space: &SpaceId,
-    spine: &SpaceView,
-    mark: bool,
-    threads: &mut Vec<UnreadInSpace>,
-) -> Result<(), crate::storage::StorageError> {
-    let cursor = node.storage.read_cursor(user, space)?;
-    let space_name = spine.genesis().map(|g| g.name.clone()).unwrap_or_default();
-    let mut before = None;
-    loop {
-        let page = node.storage.lines(
-            space,
-            before,
-            None,
-            ThreadFilter::All,
-            page_limits(MAX_PAGE_LINES),
-        )?;
-        for line in &page.lines {
-            let Some(thread) = node.fold_thread(space, spine, &line.id)? else {
-                continue;
-            };
-            let Some(unread) = UnreadThread::of(&thread, user, &cursor) else {
-                continue;
-            };
-            if mark {
-                node.storage.mark_read(user, space, &unread.posts)?;
-            }
-            threads.push(UnreadInSpace {
-                space: *space,
-                space_name: space_name.clone(),
-                thread: unread,
-            });
-        }
-        match page.next {
-            Some(next) => before = Some(next),
-            None => return Ok(()),
-        }
+    // Spaces in store order, each's threads in thread-list order.
+    found.sort_by_key(|(order, _)| *order);
+    Response::Unread {
+        threads: found.into_iter().map(|(_, thread)| thread).collect(),
+        more,
     }
 }
 

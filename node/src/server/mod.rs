@@ -12,6 +12,7 @@ pub(crate) mod spaces;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod unread;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,7 +27,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
 
-use crate::clock;
 use crate::federation::{self, Federation, FederationConfig};
 use crate::storage::{CommitHandle, Committer, Inserted, Storage, StorageError};
 use crate::transport::{self, NODE_ALPN, TransportError};
@@ -89,7 +89,7 @@ impl Node {
     /// The full view of `space`, folded from all its posts: for tests and tools that
     /// compare nodes; the client API never folds a whole space.
     pub(crate) fn view(&self, space: &SpaceId) -> Result<SpaceView, StorageError> {
-        let posts = self.storage.space_posts(space, clock::now())?;
+        let posts = self.storage.space_posts(space)?;
         Ok(SpaceView::fold(*space, posts.iter()))
     }
 
@@ -131,14 +131,11 @@ impl Node {
             let mut pairs: Vec<(Post, Post)> = Vec::new();
             for post in posts {
                 if let parley_protocol::Content::Retraction(retraction) = post.content()
-                    && let Some(target) = self.storage.get(&retraction.target, clock::now())?
+                    && let Some(target) = self.storage.get(&retraction.target)?
                 {
                     pairs.push((post.clone(), target));
                 }
-                for retraction in self
-                    .storage
-                    .retractions_of(&space, &post.id(), clock::now())?
-                {
+                for retraction in self.storage.retractions_of(&space, &post.id())? {
                     pairs.push((retraction, post.clone()));
                 }
             }

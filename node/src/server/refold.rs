@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use parley_protocol::view::{SpaceView, ThreadView};
 use parley_protocol::{PostId, SpaceId};
 
-use crate::clock;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Folded, Storage, StorageError};
 
 use super::Node;
 use super::spaces::Spaces;
@@ -21,7 +20,9 @@ mod tests;
 
 /// Most marked threads a read folds before answering; the background task folds the
 /// rest (a store that was just migrated marks every thread).
-pub(crate) const READ_BUDGET: usize = 1024;
+pub(crate) const READ_BUDGET: usize = 128;
+/// How long the background task lets marks gather after being woken.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(25);
 /// Marked threads folded per turn of the refold lock.
 const CHUNK: usize = 256;
 
@@ -52,7 +53,7 @@ impl Refolding<'_> {
                     .collect()
             };
             for id in unknown {
-                let post = self.storage.get(&id, clock::now())?;
+                let post = self.storage.get(&id)?;
                 self.spaces().learn(*space, id, post.as_ref());
             }
         }
@@ -66,7 +67,7 @@ impl Refolding<'_> {
         spine: &SpaceView,
         root: &PostId,
     ) -> Result<Option<ThreadView>, StorageError> {
-        let posts = self.storage.thread_posts(space, root, clock::now())?;
+        let posts = self.storage.thread_posts(space, root)?;
         Ok(spine.fold_thread(root, &posts))
     }
 
@@ -91,6 +92,7 @@ impl Refolding<'_> {
             };
             after = Some(*last);
             left -= marked.len();
+            let mut folded = Vec::with_capacity(marked.len());
             for (root, token) in marked {
                 let line = match &spine {
                     Some(spine) => self.fold_thread(space, spine, &root)?.map(|thread| {
@@ -101,9 +103,9 @@ impl Refolding<'_> {
                     }),
                     None => None,
                 };
-                self.storage
-                    .store_line(space, &root, &token, line.as_ref())?;
+                folded.push(Folded { root, token, line });
             }
+            self.storage.store_lines(space, &folded)?;
         }
         Ok(!self
             .storage
@@ -205,5 +207,7 @@ async fn refold_loop(node: Arc<Node>, stop: Arc<AtomicBool>) {
             break;
         }
         wake.notified().await;
+        // Let a burst of posts mark its threads first: one fold covers them all.
+        tokio::time::sleep(GATHER).await;
     }
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use parley_protocol::view::SpaceView;
 use parley_protocol::{Content, NodeId, Post, PostId, SpaceId, UserId};
 
-use crate::clock;
 use crate::storage::{Storage, StorageError};
 
 /// The spine of each space and its folded view.
@@ -40,7 +39,7 @@ impl Spaces {
         let mut spaces = Self::default();
         for space in storage.spaces()? {
             for id in storage.spine_ids(&space)? {
-                let post = storage.get(&id, clock::now())?;
+                let post = storage.get(&id)?;
                 spaces.learn(space, id, post.as_ref());
             }
         }

@@ -301,7 +301,7 @@ async fn listing_spaces_reads_none_of_the_spaces_a_user_is_not_in() {
             matches!(
                 answer,
                 Response::Spaces { ref spaces } if spaces.is_empty()
-            ) || matches!(answer, Response::Unread { ref threads } if threads.is_empty()),
+            ) || matches!(answer, Response::Unread { ref threads, .. } if threads.is_empty()),
             "{answer:?}"
         );
     }

@@ -45,7 +45,7 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::testing::{NOW, thread_space};
+    use crate::storage::testing::thread_space;
 
     #[test]
     fn posts_are_refused_while_the_disk_is_short_and_taken_again_after() {
@@ -63,16 +63,13 @@ mod tests {
         );
         assert!(refused.to_string().contains("reads go on"), "{refused}");
         // Reads go on, and nothing was half-written.
-        assert_eq!(
-            storage.space_posts(&posts[0].space(), NOW).unwrap().len(),
-            2
-        );
+        assert_eq!(storage.space_posts(&posts[0].space()).unwrap().len(), 2);
         assert!(!storage.contains(&posts[2].id()).unwrap());
         // Space is freed: posts are taken again, with no restart.
         storage.set_min_free_bytes(0);
         storage.insert(&posts[2..]).unwrap();
         assert_eq!(
-            storage.space_posts(&posts[0].space(), NOW).unwrap().len(),
+            storage.space_posts(&posts[0].space()).unwrap().len(),
             posts.len()
         );
     }

@@ -51,6 +51,14 @@ pub(super) const LIST: u8 = b'l';
 pub(super) const DECISION: u8 = b'j';
 /// Threads shown per space: `c space`.
 pub(super) const LINE_COUNT: u8 = b'c';
+/// Threads in the order they were last folded: `o space seq root`.
+pub(super) const CHANGE: u8 = b'o';
+/// The sequence number of each thread's last fold: `w space root`.
+pub(super) const CHANGE_OF: u8 = b'w';
+/// The last fold each user's unread count has seen: `y user space`.
+pub(super) const SEEN: u8 = b'y';
+/// Threads with posts a user has not read, at their last count: `f user space root`.
+pub(super) const UNREAD: u8 = b'f';
 
 /// The value of an item whose post is a tombstone; a post held in full has an empty one.
 pub(super) const TOMBSTONE_MARK: &[u8] = b"x";
@@ -281,6 +289,42 @@ pub(super) fn decisions_of(space: &SpaceId) -> Vec<u8> {
     build(DECISION, &[space.as_bytes()])
 }
 
+/// `o space seq root`.
+pub(super) fn change(space: &SpaceId, seq: u64, root: &PostId) -> Vec<u8> {
+    build(
+        CHANGE,
+        &[space.as_bytes(), &seq.to_be_bytes(), root.as_bytes()],
+    )
+}
+
+/// `o space`.
+pub(super) fn changes_of(space: &SpaceId) -> Vec<u8> {
+    build(CHANGE, &[space.as_bytes()])
+}
+
+/// `w space root`.
+pub(super) fn change_of(space: &SpaceId, root: &PostId) -> Vec<u8> {
+    build(CHANGE_OF, &[space.as_bytes(), root.as_bytes()])
+}
+
+/// `y user space`.
+pub(super) fn seen(user: &UserId, space: &SpaceId) -> Vec<u8> {
+    build(SEEN, &[user.as_bytes(), space.as_bytes()])
+}
+
+/// `f user space root`.
+pub(super) fn unread(user: &UserId, space: &SpaceId, root: &PostId) -> Vec<u8> {
+    build(
+        UNREAD,
+        &[user.as_bytes(), space.as_bytes(), root.as_bytes()],
+    )
+}
+
+/// `f user space`.
+pub(super) fn unread_in(user: &UserId, space: &SpaceId) -> Vec<u8> {
+    build(UNREAD, &[user.as_bytes(), space.as_bytes()])
+}
+
 /// `c space`.
 pub(super) fn line_count(space: &SpaceId) -> Vec<u8> {
     build(LINE_COUNT, &[space.as_bytes()])
@@ -289,6 +333,10 @@ pub(super) fn line_count(space: &SpaceId) -> Vec<u8> {
 /// Lengths of the keys that end with an id.
 /// `d space root` and `h space root`.
 pub(super) const DIRTY_LEN: usize = 1 + ID + ID;
+/// `o space seq root`.
+pub(super) const CHANGE_LEN: usize = 1 + ID + TIME + ID;
+/// `f user space root`.
+pub(super) const UNREAD_LEN: usize = 1 + ID + ID + ID;
 /// `l space !last_activity root`.
 pub(super) const LIST_LEN: usize = 1 + ID + TIME + ID;
 

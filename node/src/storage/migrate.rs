@@ -235,18 +235,17 @@ mod tests {
     }
 
     fn check_migrated(dir: &Path, posts: &[Post], retracted: &Post) {
-        let now = Timestamp::from_millis(NOW);
         let storage = crate::storage::testing::reopen(dir);
         let space = posts[0].space();
         for post in posts {
             let expected = (post.id() != retracted.id()).then(|| post.clone());
-            assert_eq!(storage.get(&post.id(), now).unwrap(), expected);
+            assert_eq!(storage.get(&post.id()).unwrap(), expected);
         }
         assert!(storage.is_retracted(&retracted.id()).unwrap());
         assert_eq!(storage.items(&space).unwrap().len(), posts.len());
         assert_eq!(storage.count(&space).unwrap(), posts.len() as u64 - 1);
         let thread: Vec<PostId> = storage
-            .thread_posts(&space, &posts[1].id(), now)
+            .thread_posts(&space, &posts[1].id())
             .unwrap()
             .iter()
             .map(Post::id)
@@ -254,9 +253,9 @@ mod tests {
         let retraction = posts.last().unwrap().id();
         // The reply is retracted; the retraction is filed under it.
         assert_eq!(thread, [posts[1].id(), retraction]);
-        assert!(storage.genesis(&space, now).unwrap().is_some());
+        assert!(storage.genesis(&space).unwrap().is_some());
         assert_eq!(
-            storage.spine_posts(&space, now).unwrap(),
+            storage.spine_posts(&space).unwrap(),
             [posts[0].clone()],
             "the governance index is built from the envelopes"
         );

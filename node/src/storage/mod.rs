@@ -49,6 +49,10 @@
 //! | `j space !decided_at !resolve` | root | the decision log's order (read model) |
 //! | `c space` | `u64` BE | threads shown (read model) |
 //! | `M` | `u32` BE | the read model's version (see the `readmodel` module) |
+//! | `o space seq root` | empty | threads in the order they were last folded (see the `unread` module) |
+//! | `w space root` | `u64` BE | the sequence number of a thread's last fold |
+//! | `y user space` | `u64` BE | the last fold a user's unread count looked at |
+//! | `f user space root` | empty | threads with posts a user had not read at the last count |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
 //! | `e pointer` | empty | log records still to be erased (a retraction's bytes) |
 //! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |
@@ -84,6 +88,7 @@ mod rebuild;
 mod record;
 mod state;
 mod tombstone;
+mod unread;
 mod users;
 
 #[cfg(test)]
@@ -99,7 +104,7 @@ pub use format::FORMAT_VERSION;
 pub use log::SEGMENT_BYTES;
 pub use posts::Inserted;
 pub use quarantine::{Quarantined, Scrubbed};
-pub use readmodel::{Page, PageLimits};
+pub use readmodel::{Folded, Page, PageLimits};
 pub use rebuild::Rebuilt;
 pub use state::SpaceState;
 pub use users::RegisteredUser;

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use parley_protocol::envelope::peek_header;
 use parley_protocol::sync::Item;
-use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
+use parley_protocol::validate::InvalidPost;
+use parley_protocol::{Content, Post, PostId, SpaceId};
 
 use super::error::{Corruption, StorageError};
 use super::log::Pointer;
@@ -70,12 +71,12 @@ impl Storage {
         Ok(outcomes)
     }
 
-    /// The post `id`, if held in full. `now` is the reader's clock; a post stored
-    /// earlier is never refused for being dated ahead of it (the clock may have stepped
-    /// back since it was accepted).
-    pub fn get(&self, id: &PostId, now: Timestamp) -> Result<Option<Post>, StorageError> {
+    /// The post `id`, if held in full. Its bytes must still hash to `id` and decode
+    /// ([`Post::decode_verified`]); its signature was verified when it was stored, and
+    /// no clock is involved (a post stored earlier is never refused for its date).
+    pub fn get(&self, id: &PostId) -> Result<Option<Post>, StorageError> {
         match self.envelope(id)? {
-            Some(bytes) => decode_stored(id, &bytes, now).map(Some),
+            Some(bytes) => decode_stored(id, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -182,7 +183,7 @@ impl Storage {
 
     /// Every post of `space` held in full, in `(created_at, id)` order, each validated
     /// again (a record that no longer validates is [`StorageError::Corrupt`]).
-    pub fn space_posts(&self, space: &SpaceId, now: Timestamp) -> Result<Vec<Post>, StorageError> {
+    pub fn space_posts(&self, space: &SpaceId) -> Result<Vec<Post>, StorageError> {
         let mut posts = Vec::new();
         for entry in self.db.scan_prefix(keys::items_of(space)) {
             let (key, value) = entry?;
@@ -191,7 +192,7 @@ impl Storage {
             }
             let (_, item) = keys::parse_item(&key)?;
             // A post dropped for a retraction between the two reads is skipped.
-            if let Some(post) = self.get(&item.id, now)? {
+            if let Some(post) = self.get(&item.id)? {
                 posts.push(post);
             }
         }
@@ -203,13 +204,13 @@ impl Storage {
     /// retractions of profiles) held in full, in `(created_at, id)` order, validated
     /// again. Read through their own index, so a node starts in time proportional to
     /// them, whatever else its spaces hold.
-    pub fn spine_posts(&self, space: &SpaceId, now: Timestamp) -> Result<Vec<Post>, StorageError> {
+    pub fn spine_posts(&self, space: &SpaceId) -> Result<Vec<Post>, StorageError> {
         let mut posts = Vec::new();
         for entry in self.db.scan_prefix(keys::governance_of(space)) {
             let (key, _) = entry?;
             let id = keys::trailing_id(&key, keys::GOVERNANCE_LEN)?;
             // A post dropped for a retraction is skipped.
-            if let Some(post) = self.get(&id, now)? {
+            if let Some(post) = self.get(&id)? {
                 posts.push(post);
             }
         }
@@ -231,12 +232,7 @@ impl Storage {
     /// The thread rooted at `root` as stored: the root and every post reachable from it
     /// through the thread index (replies, edits, reactions, retractions, resolves and
     /// reopens, and posts about those), held in full, in `(created_at, id)` order.
-    pub fn thread_posts(
-        &self,
-        space: &SpaceId,
-        root: &PostId,
-        now: Timestamp,
-    ) -> Result<Vec<Post>, StorageError> {
+    pub fn thread_posts(&self, space: &SpaceId, root: &PostId) -> Result<Vec<Post>, StorageError> {
         let mut found = BTreeSet::from([*root]);
         let mut frontier = vec![*root];
         while let Some(anchor) = frontier.pop() {
@@ -250,7 +246,7 @@ impl Storage {
         }
         let mut posts = Vec::with_capacity(found.len());
         for id in &found {
-            if let Some(post) = self.get(id, now)?
+            if let Some(post) = self.get(id)?
                 && post.space() == *space
             {
                 posts.push(post);
@@ -280,11 +276,11 @@ impl Storage {
     }
 
     /// The genesis post of `space`, if held.
-    pub fn genesis(&self, space: &SpaceId, now: Timestamp) -> Result<Option<Post>, StorageError> {
+    pub fn genesis(&self, space: &SpaceId) -> Result<Option<Post>, StorageError> {
         for entry in self.db.scan_prefix(keys::genesis_of(space)) {
             let (key, _) = entry?;
             let id = keys::trailing_id(&key, keys::GENESIS_LEN)?;
-            if let Some(post) = self.get(&id, now)? {
+            if let Some(post) = self.get(&id)? {
                 return Ok(Some(post));
             }
         }
@@ -292,20 +288,14 @@ impl Storage {
     }
 
     /// The space's name: from its stored [`super::SpaceState`], else from its genesis.
-    pub fn space_name(
-        &self,
-        space: &SpaceId,
-        now: Timestamp,
-    ) -> Result<Option<String>, StorageError> {
+    pub fn space_name(&self, space: &SpaceId) -> Result<Option<String>, StorageError> {
         if let Some(state) = self.space_state(space)? {
             return Ok(Some(state.name));
         }
-        Ok(self
-            .genesis(space, now)?
-            .and_then(|post| match post.content() {
-                Content::Genesis(genesis) => Some(genesis.name.clone()),
-                _ => None,
-            }))
+        Ok(self.genesis(space)?.and_then(|post| match post.content() {
+            Content::Genesis(genesis) => Some(genesis.name.clone()),
+            _ => None,
+        }))
     }
 }
 
@@ -334,23 +324,19 @@ pub(super) fn kind_tag(bytes: &[u8]) -> Option<u32> {
 }
 
 /// Decodes a stored envelope, checking it still validates and hashes to its key.
-pub(super) fn decode_stored(
-    id: &PostId,
-    bytes: &[u8],
-    now: Timestamp,
-) -> Result<Post, StorageError> {
-    let now = stored_created_at(bytes).map_or(now, |created_at| created_at.max(now));
-    let post = Post::decode(bytes, now)
-        .map_err(|error| keys::corrupt(&keys::post(id), Corruption::Envelope(error)))?;
-    if post.id() != *id {
-        return Err(keys::corrupt(
-            &keys::post(id),
-            Corruption::IdMismatch {
-                computed: post.id(),
-            },
-        ));
-    }
-    Ok(post)
+///
+/// Its signature was verified when it was stored; the bytes must still hash to the id
+/// they were kept under (so they are those very bytes) and decode canonically
+/// ([`Post::decode_verified`]). The clock does not matter: a post stored earlier is
+/// never refused for being dated ahead of it.
+pub(super) fn decode_stored(id: &PostId, bytes: &[u8]) -> Result<Post, StorageError> {
+    Post::decode_verified(bytes, id).map_err(|error| {
+        let problem = match error {
+            InvalidPost::IdMismatch { computed, .. } => Corruption::IdMismatch { computed },
+            error => Corruption::Envelope(error),
+        };
+        keys::corrupt(&keys::post(id), problem)
+    })
 }
 
 /// Writes the index entries of a new post, whose envelope is at `pointer` in the log,
@@ -372,12 +358,6 @@ pub(super) fn write_post(batch: &mut sled::Batch, post: &Post, pointer: Pointer)
         batch.insert(keys::governance(&space, &item), &[]);
     }
     batch.insert(keys::up(&item.id), Up::of(post).encode());
-}
-
-/// The `created_at` of envelope bytes, read where `spec/02-encoding.md` puts it (the
-/// eight little-endian bytes before the kind tag), or `None` if the bytes are too short.
-fn stored_created_at(bytes: &[u8]) -> Option<Timestamp> {
-    peek_header(bytes).map(|(created_at, _)| created_at)
 }
 
 #[cfg(test)]
@@ -421,17 +401,9 @@ mod tests {
     }
 
     #[test]
-    fn created_at_is_read_from_the_envelope_layout() {
-        let p = post(1, 1, NOW - 5, thread("t"));
-        assert_eq!(stored_created_at(p.bytes()), Some(p.created_at()));
-        assert_eq!(stored_created_at(&[0; 10]), None);
-    }
-
-    #[test]
     fn a_group_is_stored_once_and_read_back_by_space_and_thread() {
         let tmp = tempfile::tempdir().unwrap();
         let storage = crate::storage::testing::reopen(tmp.path());
-        let now = Timestamp::from_millis(NOW);
         let root = post(1, 1, NOW - 50, thread("root"));
         let r1 = post(2, 1, NOW - 40, reply(root.id(), root.id()));
         let r2 = post(1, 1, NOW - 30, reply(root.id(), r1.id()));
@@ -474,15 +446,15 @@ mod tests {
         let space = root.space();
         let ids = |posts: Vec<Post>| posts.iter().map(Post::id).collect::<Vec<_>>();
         assert_eq!(
-            ids(storage.thread_posts(&space, &root.id(), now).unwrap()),
+            ids(storage.thread_posts(&space, &root.id()).unwrap()),
             [root.id(), r1.id(), r2.id(), like.id(), unlike.id()]
         );
         assert_eq!(
-            ids(storage.thread_posts(&space, &other.id(), now).unwrap()),
+            ids(storage.thread_posts(&space, &other.id()).unwrap()),
             [other.id()]
         );
         assert_eq!(
-            ids(storage.space_posts(&space, now).unwrap()),
+            ids(storage.space_posts(&space).unwrap()),
             [
                 root.id(),
                 other.id(),
@@ -495,7 +467,7 @@ mod tests {
         assert_eq!(storage.items(&space).unwrap().len(), 6);
         assert_eq!(storage.count(&space).unwrap(), 6);
         assert_eq!(storage.spaces().unwrap(), [space, elsewhere.space()]);
-        assert_eq!(storage.get(&r2.id(), now).unwrap(), Some(r2.clone()));
+        assert_eq!(storage.get(&r2.id()).unwrap(), Some(r2.clone()));
         assert!(storage.contains(&like.id()).unwrap());
         assert!(!storage.contains(&PostId::from_bytes([0; 32])).unwrap());
     }
@@ -519,9 +491,7 @@ mod tests {
         bytes[last] ^= 1;
         std::fs::write(&segment, bytes).unwrap();
         // The space reads without `p`, which is quarantined with the reason.
-        let read = storage
-            .space_posts(&p.space(), Timestamp::from_millis(NOW))
-            .unwrap();
+        let read = storage.space_posts(&p.space()).unwrap();
         assert_eq!(read, std::slice::from_ref(&q));
         let quarantined = storage.quarantined().unwrap();
         assert_eq!(quarantined.len(), 1);
@@ -538,10 +508,7 @@ mod tests {
         storage.insert(std::slice::from_ref(&p)).unwrap();
         let elsewhere = storage.db.get(keys::post(&q.id())).unwrap().unwrap();
         storage.db.insert(keys::post(&p.id()), elsewhere).unwrap();
-        assert_eq!(
-            storage.get(&p.id(), Timestamp::from_millis(NOW)).unwrap(),
-            None
-        );
+        assert_eq!(storage.get(&p.id()).unwrap(), None);
         // An index entry that is not a pointer.
         storage.db.insert(keys::post(&p.id()), p.bytes()).unwrap();
         assert_eq!(storage.envelope(&p.id()).unwrap(), None);
@@ -557,7 +524,6 @@ mod tests {
     #[test]
     fn records_a_crash_left_without_index_entries_are_never_read() {
         let tmp = tempfile::tempdir().unwrap();
-        let now = Timestamp::from_millis(NOW);
         let kept = post(1, 1, NOW - 2, thread("kept"));
         let orphan = post(1, 1, NOW - 1, thread("orphan"));
         {
@@ -580,7 +546,7 @@ mod tests {
         drop(file);
 
         let storage = crate::storage::testing::reopen(tmp.path());
-        assert_eq!(storage.get(&orphan.id(), now).unwrap(), None);
+        assert_eq!(storage.get(&orphan.id()).unwrap(), None);
         assert_eq!(storage.items(&orphan.space()).unwrap().len(), 1);
         // The post arrives again and is stored anew, in a new segment.
         assert_eq!(
@@ -588,17 +554,7 @@ mod tests {
             [Inserted::New]
         );
         assert_eq!(storage.pointer(&orphan.id()).unwrap().unwrap().segment, 2);
-        assert_eq!(storage.get(&orphan.id(), now).unwrap(), Some(orphan));
-        assert_eq!(storage.get(&kept.id(), now).unwrap(), Some(kept));
-    }
-
-    #[test]
-    fn stored_posts_read_back_when_the_clock_stepped_back() {
-        let tmp = tempfile::tempdir().unwrap();
-        let storage = crate::storage::testing::reopen(tmp.path());
-        let p = post(1, 1, NOW, thread("t"));
-        storage.insert(std::slice::from_ref(&p)).unwrap();
-        let an_hour_earlier = Timestamp::from_millis(NOW - 3_600_000);
-        assert_eq!(storage.get(&p.id(), an_hour_earlier).unwrap(), Some(p));
+        assert_eq!(storage.get(&orphan.id()).unwrap(), Some(orphan));
+        assert_eq!(storage.get(&kept.id()).unwrap(), Some(kept));
     }
 }

@@ -172,7 +172,7 @@ mod tests {
 
     use super::*;
     use crate::storage::Inserted;
-    use crate::storage::testing::{NOW, reopen, thread_space as space};
+    use crate::storage::testing::{reopen, thread_space as space};
 
     /// Flips one byte in the middle of the envelope of each post of `damaged` in the
     /// store's log, as a failing disk would.
@@ -216,7 +216,7 @@ mod tests {
 
             let storage = reopen(tmp.path());
             let read: BTreeSet<PostId> = storage
-                .space_posts(&space_id, NOW)
+                .space_posts(&space_id)
                 .unwrap()
                 .iter()
                 .map(Post::id)
@@ -244,7 +244,7 @@ mod tests {
                 posts.iter().filter(|p| damaged.contains(&p.id())).cloned().collect();
             let outcomes = storage.insert(&again).unwrap();
             prop_assert!(outcomes.iter().all(|o| *o == Inserted::New));
-            let read = storage.space_posts(&space_id, NOW).unwrap().len();
+            let read = storage.space_posts(&space_id).unwrap().len();
             prop_assert_eq!(read, posts.len());
             prop_assert!(storage.quarantined().unwrap().is_empty());
         }
@@ -299,11 +299,8 @@ mod tests {
         storage.insert(&posts).unwrap();
         let victim = posts[2].id();
         storage.db.insert(keys::post(&victim), &[1, 2, 3]).unwrap();
-        assert_eq!(storage.get(&victim, NOW).unwrap(), None);
-        assert_eq!(
-            storage.space_posts(&posts[0].space(), NOW).unwrap().len(),
-            3
-        );
+        assert_eq!(storage.get(&victim).unwrap(), None);
+        assert_eq!(storage.space_posts(&posts[0].space()).unwrap().len(), 3);
         assert_eq!(storage.quarantined().unwrap()[0].id, victim);
         assert_eq!(storage.items(&posts[0].space()).unwrap().len(), 3);
     }

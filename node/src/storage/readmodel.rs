@@ -8,7 +8,7 @@
 //! membership change dated before posts already held marks the space stale from its
 //! sort key on (`z space`), because it can change which of those posts count. The node
 //! folds marked threads again, in the background and before any read of their space,
-//! and writes each thread's line back with [`Storage::store_line`].
+//! and writes each thread's line back with [`Storage::store_lines`].
 //!
 //! Lines (`h space root`, JSON [`ThreadSummary`] without the author's display name,
 //! which the reader adds from the spine) are ordered for the thread list by
@@ -116,6 +116,18 @@ impl Up {
             anchor,
         })
     }
+}
+
+/// One thread folded again: its root, the token its mark had when the fold began, and
+/// its line (`None` when it is not shown).
+#[derive(Clone, Debug)]
+pub struct Folded {
+    /// The thread.
+    pub root: PostId,
+    /// The mark's token as read before folding.
+    pub token: Vec<u8>,
+    /// The thread-list line, without the author's display name.
+    pub line: Option<ThreadSummary>,
 }
 
 /// A page of lines and where the next one starts.
@@ -256,9 +268,7 @@ impl Storage {
             let tag = match thread_entry_tag(&value) {
                 Some(tag) => Some(tag),
                 // Entries migrated from format 1 record no kind: the envelope tells.
-                None => self
-                    .get(&child, Timestamp::from_millis(0))?
-                    .map(|p| p.content().tag()),
+                None => self.get(&child)?.map(|p| p.content().tag()),
             };
             found.push((item, tag));
         }
@@ -383,56 +393,65 @@ impl Storage {
         Ok(spaces)
     }
 
-    /// Records `line` as the thread-list line of `root` (`None`: the thread is not
-    /// shown), then clears the thread's mark unless a post set it again since `token`
-    /// was read. Lines are written by one refolder at a time (the node's refold lock).
-    pub fn store_line(
-        &self,
-        space: &SpaceId,
-        root: &PostId,
-        token: &[u8],
-        line: Option<&ThreadSummary>,
-    ) -> Result<(), StorageError> {
-        let line_key = keys::line(space, root);
-        let old: Option<ThreadSummary> = match self.db.get(&line_key)? {
-            Some(bytes) => Some(record::decode(&line_key, &bytes)?),
-            None => None,
-        };
-        if old.as_ref() != line {
-            let mut batch = sled::Batch::default();
-            if let Some(old) = &old {
-                batch.remove(keys::list(space, old.last_activity, root));
-                if let Some(resolution) = &old.resolution {
-                    batch.remove(keys::decision(space, resolution.at, &resolution.resolve));
-                }
-            }
-            match line {
-                Some(line) => {
-                    batch.insert(line_key, record::encode(line));
-                    batch.insert(keys::list(space, line.last_activity, root), &[]);
-                    if let Some(resolution) = &line.resolution {
-                        batch.insert(
-                            keys::decision(space, resolution.at, &resolution.resolve),
-                            root.as_bytes(),
-                        );
+    /// Records each folded thread's line (`None`: the thread is not shown) in one
+    /// batch, notes the folds for unread counts, and clears each thread's mark unless a
+    /// post set it again since its token was read (then it is folded again later).
+    /// Lines are written by one refolder at a time (the node's refold lock).
+    pub fn store_lines(&self, space: &SpaceId, folded: &[Folded]) -> Result<(), StorageError> {
+        if folded.is_empty() {
+            return Ok(());
+        }
+        // Under the writer lock, no post can mark a thread between the token check and
+        // the batch.
+        let _writer = self.lock_writer();
+        let seq = self.db.generate_id()?;
+        let mut batch = sled::Batch::default();
+        let mut count = self.line_count(space)?;
+        let counted = count;
+        for Folded { root, token, line } in folded {
+            let line_key = keys::line(space, root);
+            let old: Option<ThreadSummary> = match self.db.get(&line_key)? {
+                Some(bytes) => Some(record::decode(&line_key, &bytes)?),
+                None => None,
+            };
+            if old.as_ref() != line.as_ref() {
+                if let Some(old) = &old {
+                    batch.remove(keys::list(space, old.last_activity, root));
+                    if let Some(resolution) = &old.resolution {
+                        batch.remove(keys::decision(space, resolution.at, &resolution.resolve));
                     }
                 }
-                None => batch.remove(line_key),
+                match line {
+                    Some(line) => {
+                        batch.insert(line_key, record::encode(line));
+                        batch.insert(keys::list(space, line.last_activity, root), &[]);
+                        if let Some(resolution) = &line.resolution {
+                            batch.insert(
+                                keys::decision(space, resolution.at, &resolution.resolve),
+                                root.as_bytes(),
+                            );
+                        }
+                    }
+                    None => batch.remove(line_key),
+                }
+                match (old.is_some(), line.is_some()) {
+                    (false, true) => count += 1,
+                    (true, false) => count = count.saturating_sub(1),
+                    _ => {}
+                }
             }
-            if old.is_some() != line.is_some() {
-                let count = self.line_count(space)?;
-                let count = if line.is_some() {
-                    count + 1
-                } else {
-                    count.saturating_sub(1)
-                };
-                batch.insert(keys::line_count(space), &count.to_be_bytes());
+            // Every fold is a change unread counts must look at, whether the line
+            // moved or not: which posts a thread shows can change without its line.
+            self.note_change(&mut batch, space, root, seq)?;
+            let mark = keys::dirty(space, root);
+            if self.db.get(&mark)?.as_deref() == Some(token.as_slice()) {
+                batch.remove(mark);
             }
-            self.db.apply_batch(batch)?;
         }
-        let _ = self
-            .db
-            .compare_and_swap(keys::dirty(space, root), Some(token), None::<&[u8]>)?;
+        if count != counted {
+            batch.insert(keys::line_count(space), &count.to_be_bytes());
+        }
+        self.db.apply_batch(batch)?;
         Ok(())
     }
 
@@ -618,6 +637,10 @@ impl Storage {
             keys::LIST,
             keys::DECISION,
             keys::LINE_COUNT,
+            keys::CHANGE,
+            keys::CHANGE_OF,
+            keys::SEEN,
+            keys::UNREAD,
         ] {
             let mut batch = sled::Batch::default();
             for entry in self.db.scan_prefix([tag]) {
@@ -635,7 +658,7 @@ impl Storage {
                     continue; // a tombstone: nothing below it is shown
                 }
                 let (_, item) = keys::parse_item(&key)?;
-                let Some(post) = self.get(&item.id, Timestamp::from_millis(0))? else {
+                let Some(post) = self.get(&item.id)? else {
                     continue;
                 };
                 batch.insert(keys::up(&item.id), Up::of(&post).encode());
@@ -730,6 +753,10 @@ impl Storage {
             keys::LIST,
             keys::DECISION,
             keys::LINE_COUNT,
+            keys::CHANGE,
+            keys::CHANGE_OF,
+            keys::SEEN,
+            keys::UNREAD,
         ] {
             for entry in self.db.scan_prefix([tag]) {
                 batch.remove(entry?.0);
@@ -739,7 +766,7 @@ impl Storage {
             let (key, _) = entry?;
             let id = keys::trailing_id(&key, keys::GOVERNANCE_LEN)?;
             let governance = self
-                .get(&id, Timestamp::from_millis(0))?
+                .get(&id)?
                 .is_some_and(|post| post.content().is_governance());
             if !governance {
                 batch.remove(key);

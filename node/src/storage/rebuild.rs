@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parley_protocol::view::SpaceView;
-use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
+use parley_protocol::{Content, Post, PostId, SpaceId};
 
 use super::error::StorageError;
 use super::format::{INDEX_DIR, index_config, meta_value, open_sled};
@@ -75,14 +75,13 @@ pub(super) fn from_log(dir: &Path) -> Result<(sled::Db, Rebuilt), StorageError> 
     let mut rebuilt = Rebuilt::default();
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
-    let now = crate::clock::now();
     log.scan(|id, bytes, pointer| {
         // A post appended twice (stored again after a crash lost its index entry, or
         // after its record was damaged) is indexed once, from its first good record.
         if index.contains_key(keys::post(&id))? {
             return Ok(());
         }
-        let post = match decode_stored(&id, &bytes, now) {
+        let post = match decode_stored(&id, &bytes) {
             Ok(post) => post,
             Err(error) => {
                 tracing::warn!(post = %id, %error, "a record of the log no longer validates; left out");
@@ -126,16 +125,15 @@ impl Storage {
     /// held, and if a peer sends it again it is dropped on arrival, as any target that
     /// arrives after its retraction.
     pub(super) fn retract_again(&self, retractions: &[PostId]) -> Result<(), StorageError> {
-        let now = Timestamp::from_millis(0);
         let mut pairs: BTreeMap<SpaceId, Vec<(Post, Post)>> = BTreeMap::new();
         for id in retractions {
-            let Some(retraction) = self.get(id, now)? else {
+            let Some(retraction) = self.get(id)? else {
                 continue;
             };
             let Content::Retraction(r) = retraction.content() else {
                 continue;
             };
-            if let Some(target) = self.get(&r.target, now)? {
+            if let Some(target) = self.get(&r.target)? {
                 pairs
                     .entry(retraction.space())
                     .or_default()
@@ -143,7 +141,7 @@ impl Storage {
             }
         }
         for (space, pairs) in pairs {
-            let governance = self.spine_posts(&space, now)?;
+            let governance = self.spine_posts(&space)?;
             let mut withdrawn = BTreeSet::new();
             for (retraction, target) in &pairs {
                 withdrawn.extend(SpaceView::retracted(
@@ -198,7 +196,7 @@ mod tests {
                 .unwrap();
             storage.flush().unwrap();
             assert!(storage.rebuilt().is_none());
-            storage.space_posts(&space, NOW).unwrap()
+            storage.space_posts(&space).unwrap()
         };
         std::fs::remove_dir_all(tmp.path().join(INDEX_DIR)).unwrap();
 
@@ -211,9 +209,9 @@ mod tests {
         );
         assert_eq!(rebuilt.invalid, 0);
         assert!(rebuilt.what_was_lost().contains("registered users"));
-        assert_eq!(storage.space_posts(&space, NOW).unwrap(), before);
-        assert_eq!(storage.spine_posts(&space, NOW).unwrap().len(), 1);
-        assert!(storage.genesis(&space, NOW).unwrap().is_some());
+        assert_eq!(storage.space_posts(&space).unwrap(), before);
+        assert_eq!(storage.spine_posts(&space).unwrap().len(), 1);
+        assert!(storage.genesis(&space).unwrap().is_some());
         assert!(!storage.contains(&target).unwrap());
         assert!(
             storage.users().unwrap().is_empty(),
@@ -224,7 +222,7 @@ mod tests {
         // Opened again, nothing is rebuilt twice.
         let storage = reopen(tmp.path());
         assert!(storage.rebuilt().is_none());
-        assert_eq!(storage.space_posts(&space, NOW).unwrap(), before);
+        assert_eq!(storage.space_posts(&space).unwrap(), before);
     }
 
     #[test]
@@ -248,10 +246,7 @@ mod tests {
         let storage = reopen(tmp.path());
         assert!(storage.rebuilt().is_some());
         // Every post but the retracted one, whose bytes the rebuild drops again.
-        assert_eq!(
-            storage.space_posts(&space, NOW).unwrap().len(),
-            posts.len() - 1
-        );
+        assert_eq!(storage.space_posts(&space).unwrap().len(), posts.len() - 1);
     }
 
     #[test]
@@ -270,9 +265,6 @@ mod tests {
         let storage = reopen(tmp.path());
         assert!(!storage.contains(&target).unwrap(), "dropped again");
         assert!(storage.is_retracted(&target).unwrap());
-        assert_eq!(
-            storage.space_posts(&space, NOW).unwrap().len(),
-            posts.len() - 1
-        );
+        assert_eq!(storage.space_posts(&space).unwrap().len(), posts.len() - 1);
     }
 }

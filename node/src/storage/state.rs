@@ -89,13 +89,13 @@ mod tests {
         };
         let genesis = Post::sign_genesis(&ada, now, genesis, now).unwrap();
         let space = genesis.space();
-        assert_eq!(storage.space_name(&space, now).unwrap(), None);
+        assert_eq!(storage.space_name(&space).unwrap(), None);
         storage.insert(std::slice::from_ref(&genesis)).unwrap();
         assert_eq!(
-            storage.space_name(&space, now).unwrap().as_deref(),
+            storage.space_name(&space).unwrap().as_deref(),
             Some("design")
         );
-        assert_eq!(storage.genesis(&space, now).unwrap(), Some(genesis.clone()));
+        assert_eq!(storage.genesis(&space).unwrap(), Some(genesis.clone()));
 
         let state = SpaceState::of_view(&SpaceView::fold(space, [&genesis]));
         assert_eq!(state.members, BTreeSet::from([ada.user_id()]));
@@ -110,7 +110,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            storage.space_name(&space, now).unwrap().as_deref(),
+            storage.space_name(&space).unwrap().as_deref(),
             Some("renamed")
         );
         storage.set_space_state(&space, &state).unwrap();

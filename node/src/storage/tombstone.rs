@@ -40,7 +40,7 @@ impl Storage {
             };
             let bytes = self.log.read(pointer, id, &keys::name(&keys::post(id)))?;
             // The clock does not matter for a post being dropped.
-            let post = decode_stored(id, &bytes, Timestamp::from_millis(0))?;
+            let post = decode_stored(id, &bytes)?;
             if post.space() != *space {
                 continue;
             }
@@ -99,7 +99,6 @@ impl Storage {
         &self,
         space: &SpaceId,
         target: &PostId,
-        now: Timestamp,
     ) -> Result<Vec<Post>, StorageError> {
         let mut found = Vec::new();
         for entry in self.db.scan_prefix(keys::filed_under(space, target)) {
@@ -117,7 +116,7 @@ impl Storage {
             if kind_tag(&bytes) != Some(RETRACTION_TAG) {
                 continue;
             }
-            let post = decode_stored(&id, &bytes, now)?;
+            let post = decode_stored(&id, &bytes)?;
             if matches!(post.content(), Content::Retraction(r) if r.target == *target) {
                 found.push(post);
             }
@@ -247,15 +246,11 @@ mod tests {
         let reply_bytes = reply.bytes().to_vec();
         let posts = [genesis, root.clone(), reply.clone(), retraction.clone()];
         storage.insert(&posts).unwrap();
-        assert_eq!(
-            storage.spine_posts(&space, now).unwrap(),
-            [posts[0].clone()]
-        );
+        assert_eq!(storage.spine_posts(&space).unwrap(), [posts[0].clone()]);
         let before = storage.items(&space).unwrap();
         let view = SpaceView::fold(space, posts.iter());
 
-        let retracted =
-            SpaceView::retracted(space, storage.space_posts(&space, now).unwrap().iter());
+        let retracted = SpaceView::retracted(space, storage.space_posts(&space).unwrap().iter());
         assert_eq!(retracted, BTreeSet::from([reply.id()]));
         assert_eq!(
             storage
@@ -270,7 +265,7 @@ mod tests {
         assert_eq!(storage.tombstones(&space).unwrap(), [Item::from(&reply)]);
         assert!(storage.is_retracted(&reply.id()).unwrap() && storage.knows(&reply.id()).unwrap());
         assert!(!storage.contains(&reply.id()).unwrap());
-        assert_eq!(storage.get(&reply.id(), now).unwrap(), None);
+        assert_eq!(storage.get(&reply.id()).unwrap(), None);
         assert_eq!(storage.count(&space).unwrap(), 3);
         assert_eq!(
             storage.insert(&[reply.clone(), reply]).unwrap(),
@@ -278,7 +273,7 @@ mod tests {
         );
         // The thread still reaches the retraction filed under the dropped reply.
         let thread: Vec<_> = storage
-            .thread_posts(&space, &root.id(), now)
+            .thread_posts(&space, &root.id())
             .unwrap()
             .iter()
             .map(Post::id)
@@ -288,7 +283,7 @@ mod tests {
         assert!(!log_holds(tmp.path(), reply_bytes.as_slice()));
         // Views are unchanged by dropping the bytes.
         assert_eq!(
-            SpaceView::fold(space, storage.space_posts(&space, now).unwrap().iter()),
+            SpaceView::fold(space, storage.space_posts(&space).unwrap().iter()),
             view
         );
     }
@@ -314,7 +309,7 @@ mod tests {
         let of_reply = retract(posts[1].id(), 11);
         posts.extend([of_root.clone(), of_reply]);
         storage.insert(&posts).unwrap();
-        let found = |storage: &Storage| storage.retractions_of(&space, &root.id(), now).unwrap();
+        let found = |storage: &Storage| storage.retractions_of(&space, &root.id()).unwrap();
         assert_eq!(found(&storage), std::slice::from_ref(&of_root));
         // Entries a format-1 store migrated carry no kind: the envelopes tell.
         let filed: Vec<_> = storage

@@ -211,6 +211,9 @@ pub enum Response {
     Unread {
         /// The threads with unread posts.
         threads: Vec<UnreadInSpace>,
+        /// Whether more unread posts remain than one answer lists: ask again once
+        /// these are read.
+        more: bool,
     },
     /// Tag 9: done.
     Done,

@@ -6,16 +6,19 @@
 //! in pages of three, whole and filtered), the decision log, the counts, each thread
 //! and the spine's members, moderators, replicas and names.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use parley_protocol::api::{DecisionCursor, ThreadCursor, ThreadFilter};
-use parley_protocol::view::fixture::world::{MAX_WORLD_LEN, Rng, Style, World, shuffle};
-use parley_protocol::view::{Decision, SpaceView, ThreadSummary};
-use parley_protocol::{Post, SpaceId};
+use parley_protocol::view::fixture::key;
+use parley_protocol::view::fixture::world::{EVE, MAX_WORLD_LEN, Rng, Style, World, shuffle};
+use parley_protocol::view::{Decision, ReadCursor, SpaceView, ThreadSummary, UnreadThread};
+use parley_protocol::{Post, PostId, SpaceId, UserId};
 use proptest::prelude::*;
 
 use super::Refolding;
 use crate::server::spaces::Spaces;
+use crate::server::unread::UnreadCount;
 use crate::storage::testing::reopen;
 use crate::storage::{Inserted, Page, PageLimits, Storage};
 
@@ -26,6 +29,8 @@ struct Model {
     spaces: Mutex<Spaces>,
     lock: Mutex<()>,
     space: SpaceId,
+    /// What each user has marked read.
+    read: BTreeMap<UserId, ReadCursor>,
 }
 
 impl Model {
@@ -39,6 +44,7 @@ impl Model {
             spaces,
             lock: Mutex::new(()),
             space,
+            read: BTreeMap::new(),
         }
     }
 
@@ -84,6 +90,47 @@ impl Model {
             .unwrap();
     }
 
+    /// Marks `ids` read for `user`, in the store and the model.
+    fn mark_read(&mut self, user: UserId, ids: &[PostId]) {
+        self.storage().mark_read(&user, &self.space, ids).unwrap();
+        let cursor = self.read.entry(user).or_default();
+        ids.iter().for_each(|id| cursor.mark(*id));
+    }
+
+    /// `user`'s unread threads as the node counts them; with `mark`, what is listed is
+    /// marked read (in the model too).
+    fn unread(&mut self, user: UserId, mark: bool) -> Vec<UnreadThread> {
+        let refolding = self.refolding();
+        refolding.refresh(&self.space, None).unwrap();
+        let Some(spine) = refolding.spine(&self.space).unwrap() else {
+            return Vec::new();
+        };
+        let mut budget = usize::MAX;
+        let mut found = Vec::new();
+        let complete = UnreadCount {
+            refolding,
+            user: &user,
+            space: &self.space,
+            spine: &spine,
+            mark,
+            budget: &mut budget,
+            found: &mut found,
+            order: 0,
+        }
+        .run()
+        .unwrap();
+        assert!(complete);
+        found.sort_by_key(|(order, _)| *order);
+        let threads: Vec<UnreadThread> = found.into_iter().map(|(_, t)| t.thread).collect();
+        if mark {
+            let cursor = self.read.entry(user).or_default();
+            for thread in &threads {
+                thread.posts.iter().for_each(|id| cursor.mark(*id));
+            }
+        }
+        threads
+    }
+
     /// Every line of the thread list `filter` admits, read three at a time.
     fn lines(&self, spine: &SpaceView, filter: ThreadFilter) -> Vec<ThreadSummary> {
         let mut lines = Vec::new();
@@ -124,7 +171,17 @@ impl Model {
     }
 
     /// Brings the model up to date and compares every query with the whole fold.
-    fn agrees_with(&self, stored: &[Post]) -> Result<(), TestCaseError> {
+    fn agrees_with(&mut self, stored: &[Post]) -> Result<(), TestCaseError> {
+        let whole = SpaceView::fold(self.space, stored);
+        for n in 1..=EVE {
+            let user = key(n).user_id();
+            let cursor = self.read.get(&user).cloned().unwrap_or_default();
+            prop_assert_eq!(self.unread(user, false), whole.unread(&user, &cursor));
+        }
+        self.lines_agree(stored)
+    }
+
+    fn lines_agree(&self, stored: &[Post]) -> Result<(), TestCaseError> {
         let whole = SpaceView::fold(self.space, stored);
         let refolding = self.refolding();
         prop_assert!(!refolding.refresh(&self.space, None).unwrap());
@@ -182,6 +239,8 @@ enum Then {
     Restart,
     DropRetracted,
     Rebuild,
+    MarkRead,
+    CatchUp,
 }
 
 fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseError> {
@@ -208,6 +267,8 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
             3 => Then::Restart,
             4 => Then::DropRetracted,
             5 => Then::Rebuild,
+            6..8 => Then::MarkRead,
+            8..10 => Then::CatchUp,
             _ => Then::Nothing,
         };
         match then {
@@ -218,6 +279,20 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
             Then::Rebuild => {
                 model.storage().forget_read_model().unwrap();
                 model.restart();
+            }
+            Then::MarkRead => {
+                let user = key(1 + rng.below(EVE as usize) as u8).user_id();
+                let ids: Vec<PostId> = stored
+                    .iter()
+                    .filter(|_| rng.chance(30))
+                    .map(Post::id)
+                    .collect();
+                model.mark_read(user, &ids);
+            }
+            Then::CatchUp => {
+                let user = key(1 + rng.below(EVE as usize) as u8).user_id();
+                let mark = rng.chance(50);
+                model.unread(user, mark);
             }
         }
     }
