@@ -380,7 +380,13 @@ mod tests {
         let server = serve(FakeNode::new(user.user_id()));
         let mut node = client(&server, server.node, &user);
         let missing = parley_protocol::PostId([7; 32]);
-        let error = node.ask(Request::Thread { id: missing }).await.unwrap_err();
+        let error = node
+            .ask(Request::Thread {
+                id: missing,
+                from: 0,
+            })
+            .await
+            .unwrap_err();
         assert!(matches!(
             error,
             ClientError::Node {

@@ -545,6 +545,7 @@ async fn measure(
             reader_user
                 .timed(
                     &Request::Thread {
+                        from: 0,
                         id: space.long_thread,
                     },
                     |r| matches!(r, Response::Thread { .. }),

@@ -161,14 +161,23 @@ impl FakeNode {
                     total: view.threads().len() as u64,
                 }
             }),
-            Request::Thread { id } => match self.locate(&id) {
+            Request::Thread { id, from } => match self.locate(&id) {
                 Some((space, Some(root), _, _)) => {
                     self.with_view(space, |view| match view.thread(&root) {
-                        Some(thread) => Response::Thread {
-                            space,
-                            names: names(view),
-                            thread: thread.clone(),
-                        },
+                        Some(thread) => {
+                            // Two posts a page, so every command pages through threads.
+                            let mut thread = thread.clone();
+                            let from = (from as usize).min(thread.posts.len());
+                            let end = (from + 2).min(thread.posts.len());
+                            let next = (end < thread.posts.len()).then_some(end as u32);
+                            thread.posts = thread.posts[from..end].to_vec();
+                            Response::Thread {
+                                space,
+                                names: names(view),
+                                thread,
+                                next,
+                            }
+                        }
                         None => Response::error(ApiErrorCode::Unknown, "not shown"),
                     })
                 }

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use parley_protocol::PostId;
 use std::fmt::Write as _;
 
+use parley_protocol::SpaceId;
 use parley_protocol::api::{
     CursorParseError, MAX_PAGE_LINES, Request, Response, ThreadCursor, ThreadFilter, UnreadInSpace,
 };
 use parley_protocol::encoding::BoundedVec;
 use parley_protocol::limits::MAX_IDS_PER_MESSAGE;
-use parley_protocol::view::ThreadPost;
+use parley_protocol::view::{ThreadPost, ThreadView};
 use serde_json::json;
 
 use super::space::resolve;
@@ -119,15 +120,7 @@ pub(crate) async fn show(
     node: &mut impl Api,
     id: PostId,
 ) -> Result<Outcome, ClientError> {
-    let response = node.ask(Request::Thread { id }).await?;
-    let Response::Thread {
-        space,
-        names,
-        thread,
-    } = response
-    else {
-        return Err(unexpected(&response));
-    };
+    let (space, names, thread) = whole_thread(node, id).await?;
     let label = space_label(node, &space).await;
     let text = render_thread::thread(&thread, &label, Names(&names), ctx.style);
     let json = render_json::thread(&space, &thread, Names(&names));
@@ -204,13 +197,8 @@ async fn unread_posts(
     node: &mut impl Api,
     entry: &UnreadInSpace,
 ) -> (Vec<ThreadPost>, BTreeMap<String, String>) {
-    match node
-        .ask(Request::Thread {
-            id: entry.thread.thread,
-        })
-        .await
-    {
-        Ok(Response::Thread { thread, names, .. }) => {
+    match whole_thread(node, entry.thread.thread).await {
+        Ok((_, names, thread)) => {
             let posts = thread
                 .posts
                 .into_iter()
@@ -220,6 +208,37 @@ async fn unread_posts(
         }
         _ => (Vec::new(), BTreeMap::new()),
     }
+}
+
+/// The thread `id` is in, with all its posts (asked for a page at a time), its space
+/// and the space's display names.
+pub(crate) async fn whole_thread(
+    node: &mut impl Api,
+    id: PostId,
+) -> Result<(SpaceId, BTreeMap<String, String>, ThreadView), ClientError> {
+    let mut whole: Option<(SpaceId, BTreeMap<String, String>, ThreadView)> = None;
+    let mut from = 0;
+    for _ in 0..MAX_PAGES {
+        let response = node.ask(Request::Thread { id, from }).await?;
+        let Response::Thread {
+            space,
+            names,
+            thread,
+            next,
+        } = response
+        else {
+            return Err(unexpected(&response));
+        };
+        match &mut whole {
+            Some((_, _, so_far)) => so_far.posts.extend(thread.posts),
+            None => whole = Some((space, names, thread)),
+        }
+        match next {
+            Some(next) if next > from => from = next,
+            _ => break,
+        }
+    }
+    whole.ok_or_else(|| ClientError::Protocol("the node sent no page of the thread".to_owned()))
 }
 
 /// Marks `ids` read, in messages of at most [`MAX_IDS_PER_MESSAGE`] ids.
@@ -236,7 +255,7 @@ async fn mark_read(node: &mut impl Api, ids: &[PostId]) -> Result<(), ClientErro
 }
 
 /// The space's name if the user has it, else a short id.
-async fn space_label(node: &mut impl Api, space: &parley_protocol::SpaceId) -> String {
+async fn space_label(node: &mut impl Api, space: &SpaceId) -> String {
     if let Ok(Response::Spaces { spaces }) = node.ask(Request::Spaces).await
         && let Some(found) = spaces.iter().find(|s| s.space == *space)
     {

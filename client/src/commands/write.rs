@@ -127,8 +127,8 @@ pub(crate) async fn edit(
             "{target} is a reply; only a thread's first post has a title"
         )));
     }
-    let current = match node.ask(Request::Thread { id: root }).await? {
-        Response::Thread { thread, .. } => thread
+    let current = match super::read::whole_thread(node, root).await {
+        Ok((_, _, thread)) => thread
             .posts
             .into_iter()
             .find(|post| post.id == target)
@@ -138,7 +138,7 @@ pub(crate) async fn edit(
                     "{target} is not shown (retracted?); it cannot be edited"
                 ))
             })?,
-        other => return Err(unexpected(&other)),
+        Err(error) => return Err(error),
     };
     let edit = |body: String| {
         Content::Edit(Edit {

@@ -10,7 +10,7 @@ use parley_protocol::api::{
 };
 use parley_protocol::content::Content;
 use parley_protocol::encoding::ByteString;
-use parley_protocol::view::SpaceView;
+use parley_protocol::view::{SpaceView, ThreadPost, ThreadView};
 use parley_protocol::{Post, PostId, SpaceId, UserId};
 
 use crate::clock;
@@ -63,7 +63,7 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
             since,
             filter,
         } => threads(node, &user, space, limit, before, since, filter),
-        Request::Thread { id } => thread(node, &user, &id),
+        Request::Thread { id, from } => thread(node, &user, &id, from),
         Request::Locate { id } => locate(node, &user, &id),
         Request::Members { space } => with_view(node, &user, &space, |view| Response::Members {
             space,
@@ -310,6 +310,36 @@ fn page_limits(limit: u32) -> PageLimits {
     }
 }
 
+/// Keeps the posts of `thread` from place `from` on that fit a page (at least one,
+/// then up to [`PAGE_BYTES`] of text); returns the place where the next page starts.
+fn page_of_posts(thread: &mut ThreadView, from: u32) -> Option<u32> {
+    let from = (from as usize).min(thread.posts.len());
+    let mut end = from;
+    let mut bytes = 0;
+    while let Some(post) = thread.posts.get(end) {
+        let size = post_bytes(post);
+        if end > from && bytes + size > PAGE_BYTES {
+            break;
+        }
+        bytes += size;
+        end += 1;
+    }
+    let more = end < thread.posts.len();
+    thread.posts.truncate(end);
+    thread.posts.drain(..from);
+    more.then(|| u32::try_from(end).unwrap_or(u32::MAX))
+}
+
+/// Roughly how many bytes a shown post takes in an answer: its text and revisions.
+fn post_bytes(post: &ThreadPost) -> usize {
+    let revisions: usize = post
+        .revisions
+        .iter()
+        .map(|r| r.body.len() + r.title.as_ref().map_or(0, String::len) + 100)
+        .sum();
+    post.body.len() + post.title.as_ref().map_or(0, String::len) + revisions + 300
+}
+
 /// Bytes of titles, decisions and names a page carries at most (a message is 4 MiB).
 const PAGE_BYTES: usize = 1024 * 1024;
 /// Entries a filtered page looks at per line asked for before answering short.
@@ -371,7 +401,7 @@ fn with_view(
     }
 }
 
-fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
+fn thread(node: &Node, user: &UserId, id: &PostId, from: u32) -> Response {
     let (space, root) = match where_is(node, user, id) {
         Ok(Some((space, Some(root), _))) => (space, root),
         Ok(Some(_)) => {
@@ -388,11 +418,15 @@ fn thread(node: &Node, user: &UserId, id: &PostId) -> Response {
         Err(response) => return *response,
     };
     match node.fold_thread(&space, &spine, &root) {
-        Ok(Some(thread)) => Response::Thread {
-            space,
-            names: names(&spine),
-            thread,
-        },
+        Ok(Some(mut thread)) => {
+            let next = page_of_posts(&mut thread, from);
+            Response::Thread {
+                space,
+                names: names(&spine),
+                thread,
+                next,
+            }
+        }
         Ok(None) => Response::error(
             ApiErrorCode::Unknown,
             format!("thread {root} is not shown (retracted, or its author is not a member)"),
@@ -514,4 +548,80 @@ fn names(view: &SpaceView) -> BTreeMap<String, String> {
 fn internal(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "request failed");
     Response::error(ApiErrorCode::Internal, format!("the node failed: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use parley_protocol::view::{Revision, ThreadPost, ThreadView};
+    use parley_protocol::{PostId, Timestamp, UserId};
+
+    use super::{PAGE_BYTES, page_of_posts};
+
+    fn thread(sizes: &[usize]) -> ThreadView {
+        let posts: Vec<ThreadPost> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| ThreadPost {
+                id: PostId([i as u8; 32]),
+                author: UserId([1; 32]),
+                created_at: Timestamp::from_millis(i as u64),
+                parent: None,
+                depth: 0,
+                parent_missing: false,
+                title: None,
+                body: "x".repeat(*size),
+                edited: false,
+                revisions: vec![Revision {
+                    id: PostId([i as u8; 32]),
+                    created_at: Timestamp::from_millis(i as u64),
+                    title: None,
+                    body: "x".repeat(*size),
+                }],
+                reactions: BTreeMap::new(),
+            })
+            .collect();
+        ThreadView {
+            id: PostId([0; 32]),
+            title: "t".into(),
+            author: UserId([1; 32]),
+            created_at: Timestamp::from_millis(0),
+            last_activity: Timestamp::from_millis(0),
+            reply_count: posts.len() - 1,
+            resolution: None,
+            posts,
+        }
+    }
+
+    /// Pages of a long thread stay under the page size and cover every post once.
+    #[test]
+    fn long_threads_come_in_pages_that_cover_every_post_once() {
+        let sizes = [200_000; 12];
+        let whole = thread(&sizes);
+        let mut seen = Vec::new();
+        let mut from = 0;
+        for _ in 0..20 {
+            let mut page = whole.clone();
+            let next = page_of_posts(&mut page, from);
+            let bytes: usize = page.posts.iter().map(|p| p.body.len() * 2).sum();
+            assert!(bytes <= PAGE_BYTES, "a page of {bytes} bytes");
+            assert!(!page.posts.is_empty());
+            seen.extend(page.posts.iter().map(|p| p.id));
+            match next {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        let all: Vec<PostId> = whole.posts.iter().map(|p| p.id).collect();
+        assert_eq!(seen, all);
+        // One post larger than a page still comes, alone.
+        let mut huge = thread(&[PAGE_BYTES, 10]);
+        assert_eq!(page_of_posts(&mut huge, 0), Some(1));
+        assert_eq!(huge.posts.len(), 1);
+        // Past the end: no posts, no next page.
+        let mut past = thread(&[10, 10]);
+        assert_eq!(page_of_posts(&mut past, 7), None);
+        assert!(past.posts.is_empty());
+    }
 }

@@ -121,8 +121,11 @@ fn requests(space: SpaceId, thread: PostId, reply: PostId, author: &SecretKey) -
         Request::threads(space, 50),
         Request::Members { space },
         Request::decisions(space, 50),
-        Request::Thread { id: thread },
-        Request::Thread { id: reply },
+        Request::Thread {
+            id: thread,
+            from: 0,
+        },
+        Request::Thread { id: reply, from: 0 },
         Request::Locate { id: thread },
         Request::Locate { id: reply },
         Request::MarkRead {

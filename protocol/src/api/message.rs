@@ -53,10 +53,12 @@ pub enum Request {
         /// Which threads.
         filter: ThreadFilter,
     },
-    /// Tag 5: one thread, as a tree in display order.
+    /// Tag 5: one thread, as a tree in display order, a page of its posts at a time.
     Thread {
         /// The thread's root post (or any post in it).
         id: PostId,
+        /// The place in display order of the first post wanted (0: from the root).
+        from: u32,
     },
     /// Tag 6: where a post is: its space, thread and author (to reply, edit or react).
     Locate {
@@ -174,14 +176,16 @@ pub enum Response {
         /// How many threads the space shows in all (whatever the filter).
         total: u64,
     },
-    /// Tag 5: one thread.
+    /// Tag 5: one thread, with a page of its posts.
     Thread {
         /// The space.
         space: SpaceId,
         /// Display names of the space's users, keyed by user id text.
         names: BTreeMap<String, String>,
-        /// The thread.
+        /// The thread; `posts` holds the page's posts, from the place asked for.
         thread: ThreadView,
+        /// The place of the next page's first post, if the thread has more.
+        next: Option<u32>,
     },
     /// Tag 6: where a post is.
     Located {
@@ -402,6 +406,7 @@ mod tests {
             space,
             names: BTreeMap::new(),
             thread,
+            next: Some(3),
         };
         assert_eq!(Response::decode(&response.encode()), Ok(response));
     }
