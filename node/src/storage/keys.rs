@@ -53,8 +53,6 @@ pub(super) const DECISION: u8 = b'j';
 pub(super) const LINE_COUNT: u8 = b'c';
 /// Threads in the order they were last folded: `o space seq root`.
 pub(super) const CHANGE: u8 = b'o';
-/// The sequence number of each thread's last fold: `w space root`.
-pub(super) const CHANGE_OF: u8 = b'w';
 /// The last fold each user's unread count has seen: `y user space`.
 pub(super) const SEEN: u8 = b'y';
 /// Threads with posts a user has not read, at their last count: `f user space root`.
@@ -300,11 +298,6 @@ pub(super) fn change(space: &SpaceId, seq: u64, root: &PostId) -> Vec<u8> {
 /// `o space`.
 pub(super) fn changes_of(space: &SpaceId) -> Vec<u8> {
     build(CHANGE, &[space.as_bytes()])
-}
-
-/// `w space root`.
-pub(super) fn change_of(space: &SpaceId, root: &PostId) -> Vec<u8> {
-    build(CHANGE_OF, &[space.as_bytes(), root.as_bytes()])
 }
 
 /// `y user space`.

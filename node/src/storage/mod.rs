@@ -44,13 +44,12 @@
 //! | `a id` | kind tag, space, `created_at`, anchor | what each post hangs below (read model) |
 //! | `d space root` | token: the id of the post that marked it | threads to fold again (read model) |
 //! | `z space` | `created_at id` | threads with posts from this point on to fold again (read model) |
-//! | `h space root` | JSON [`ThreadSummary`](parley_protocol::view::ThreadSummary) | thread-list lines (read model) |
+//! | `h space root` | fold sequence number, then the line (see the `line` module) | thread-list lines (read model) |
 //! | `l space !last_activity root` | empty | the thread list's order (read model) |
 //! | `j space !decided_at !resolve` | root | the decision log's order (read model) |
 //! | `c space` | `u64` BE | threads shown (read model) |
 //! | `M` | `u32` BE | the read model's version (see the `readmodel` module) |
-//! | `o space seq root` | empty | threads in the order they were last folded (see the `unread` module) |
-//! | `w space root` | `u64` BE | the sequence number of a thread's last fold |
+//! | `o space seq root` | empty | shown threads in the order they were last folded (see the `unread` module) |
 //! | `y user space` | `u64` BE | the last fold a user's unread count looked at |
 //! | `f user space root` | empty | threads with posts a user had not read at the last count |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
@@ -78,6 +77,7 @@ mod disk;
 mod error;
 mod format;
 mod keys;
+mod line;
 mod log;
 mod migrate;
 mod peers;

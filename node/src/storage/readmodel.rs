@@ -31,10 +31,10 @@ use parley_protocol::{Content, Post, PostId, SpaceId, Timestamp};
 
 use super::error::{Corruption, StorageError};
 use super::posts::thread_entry_tag;
-use super::{Storage, keys, record};
+use super::{Storage, keys, line};
 
 /// The read model's format, recorded under `M` once it is built.
-pub(super) const VERSION: u32 = 1;
+pub(super) const VERSION: u32 = 2;
 
 /// Kind tags the read model tells apart (spec 4.2).
 const THREAD: u32 = 1;
@@ -410,39 +410,46 @@ impl Storage {
         let counted = count;
         for Folded { root, token, line } in folded {
             let line_key = keys::line(space, root);
-            let old: Option<ThreadSummary> = match self.db.get(&line_key)? {
-                Some(bytes) => Some(record::decode(&line_key, &bytes)?),
+            let old = match self.db.get(&line_key)? {
+                Some(bytes) => Some(line::decode(&line_key, root, &bytes)?),
                 None => None,
             };
-            if old.as_ref() != line.as_ref() {
-                if let Some(old) = &old {
+            let old_line = old.as_ref().map(|(_, line)| line);
+            if let Some((old_seq, _)) = &old {
+                batch.remove(keys::change(space, *old_seq, root));
+            }
+            if old_line != line.as_ref() {
+                if let Some(old) = old_line {
                     batch.remove(keys::list(space, old.last_activity, root));
                     if let Some(resolution) = &old.resolution {
                         batch.remove(keys::decision(space, resolution.at, &resolution.resolve));
                     }
                 }
-                match line {
-                    Some(line) => {
-                        batch.insert(line_key, record::encode(line));
-                        batch.insert(keys::list(space, line.last_activity, root), &[]);
-                        if let Some(resolution) = &line.resolution {
-                            batch.insert(
-                                keys::decision(space, resolution.at, &resolution.resolve),
-                                root.as_bytes(),
-                            );
-                        }
+                if let Some(new) = line {
+                    batch.insert(keys::list(space, new.last_activity, root), &[]);
+                    if let Some(resolution) = &new.resolution {
+                        batch.insert(
+                            keys::decision(space, resolution.at, &resolution.resolve),
+                            root.as_bytes(),
+                        );
                     }
-                    None => batch.remove(line_key),
                 }
-                match (old.is_some(), line.is_some()) {
+                match (old_line.is_some(), line.is_some()) {
                     (false, true) => count += 1,
                     (true, false) => count = count.saturating_sub(1),
                     _ => {}
                 }
             }
-            // Every fold is a change unread counts must look at, whether the line
-            // moved or not: which posts a thread shows can change without its line.
-            self.note_change(&mut batch, space, root, seq)?;
+            match line {
+                // Every fold of a shown thread is a change unread counts must look at,
+                // whether its line moved or not: which posts it shows can change
+                // without its line changing.
+                Some(new) => {
+                    batch.insert(line_key, line::encode(seq, new));
+                    batch.insert(keys::change(space, seq, root), &[]);
+                }
+                None => batch.remove(line_key),
+            }
             let mark = keys::dirty(space, root);
             if self.db.get(&mark)?.as_deref() == Some(token.as_slice()) {
                 batch.remove(mark);
@@ -494,10 +501,10 @@ impl Storage {
         root: &PostId,
     ) -> Result<Option<ThreadSummary>, StorageError> {
         let key = keys::line(space, root);
-        self.db
-            .get(&key)?
-            .map(|bytes| record::decode(&key, &bytes))
-            .transpose()
+        match self.db.get(&key)? {
+            Some(bytes) => Ok(Some(line::decode(&key, root, &bytes)?.1)),
+            None => Ok(None),
+        }
     }
 
     /// A page of the thread list of `space`: lines after `before`, active at or after
@@ -638,7 +645,6 @@ impl Storage {
             keys::DECISION,
             keys::LINE_COUNT,
             keys::CHANGE,
-            keys::CHANGE_OF,
             keys::SEEN,
             keys::UNREAD,
         ] {
@@ -754,7 +760,6 @@ impl Storage {
             keys::DECISION,
             keys::LINE_COUNT,
             keys::CHANGE,
-            keys::CHANGE_OF,
             keys::SEEN,
             keys::UNREAD,
         ] {

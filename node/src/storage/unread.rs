@@ -1,9 +1,8 @@
 //! What each user has not read, kept so that counting it looks only at what changed
 //! (spec 6.14, rule 13).
 //!
-//! Every time a thread is folded again it gets a new sequence number, from sled's
-//! monotonic id generator (`o space seq root`, and `w space root` for the thread's
-//! latest). A user's count remembers the last sequence number it looked at
+//! Every time a shown thread is folded again it gets a new sequence number, from
+//! sled's monotonic id generator (`o space seq root`; its line records the latest). A user's count remembers the last sequence number it looked at
 //! (`y user space`) and the threads that still had unread posts (`f user space root`).
 //! The next count looks at those threads and the ones folded since, and at nothing
 //! else. That is exact: a thread outside both had nothing unread at the last count and
@@ -15,25 +14,6 @@ use super::error::{Corruption, StorageError};
 use super::{Storage, keys};
 
 impl Storage {
-    /// Records in `batch` that the thread `root` of `space` was folded again, as fold
-    /// number `seq` (from sled's id generator; one number may serve a group of folds).
-    pub(super) fn note_change(
-        &self,
-        batch: &mut sled::Batch,
-        space: &SpaceId,
-        root: &PostId,
-        seq: u64,
-    ) -> Result<(), StorageError> {
-        let key = keys::change_of(space, root);
-        if let Some(old) = self.db.get(&key)? {
-            let old = parse_seq(&key, &old)?;
-            batch.remove(keys::change(space, old, root));
-        }
-        batch.insert(keys::change(space, seq, root), &[]);
-        batch.insert(key, &seq.to_be_bytes());
-        Ok(())
-    }
-
     /// The threads of `space` folded after sequence number `after` (all with `None`),
     /// in fold order, each with its sequence number; `visit` returns `false` to stop.
     pub fn changes_since(
