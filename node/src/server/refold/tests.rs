@@ -97,15 +97,55 @@ impl Model {
         ids.iter().for_each(|id| cursor.mark(*id));
     }
 
+    /// Catches `user` up in answers of at most `budget` posts (whole threads at a time),
+    /// marking each answer read, until the node says nothing more remains; checks that
+    /// the answers together list exactly what the fold says was unread.
+    fn catch_up_in_steps(
+        &mut self,
+        user: UserId,
+        budget: usize,
+        stored: &[Post],
+    ) -> Result<(), TestCaseError> {
+        let whole = SpaceView::fold(self.space, stored);
+        let cursor = self.read.get(&user).cloned().unwrap_or_default();
+        let want: Vec<PostId> = whole
+            .unread(&user, &cursor)
+            .into_iter()
+            .flat_map(|thread| thread.posts)
+            .collect();
+        let mut listed = Vec::new();
+        for _ in 0..=want.len() + 1 {
+            let (threads, complete) = self.count(user, true, budget);
+            listed.extend(threads.into_iter().flat_map(|thread| thread.posts));
+            if complete {
+                listed.sort();
+                let mut want = want;
+                want.sort();
+                prop_assert_eq!(listed, want);
+                return Ok(());
+            }
+        }
+        prop_assert!(false, "catching up never ended");
+        Ok(())
+    }
+
     /// `user`'s unread threads as the node counts them; with `mark`, what is listed is
     /// marked read (in the model too).
     fn unread(&mut self, user: UserId, mark: bool) -> Vec<UnreadThread> {
+        let (threads, complete) = self.count(user, mark, usize::MAX);
+        assert!(complete);
+        threads
+    }
+
+    /// One count of at most `budget` posts: the threads listed and whether it was
+    /// complete.
+    fn count(&mut self, user: UserId, mark: bool, budget: usize) -> (Vec<UnreadThread>, bool) {
         let refolding = self.refolding();
         refolding.refresh(&self.space, None).unwrap();
         let Some(spine) = refolding.spine(&self.space).unwrap() else {
-            return Vec::new();
+            return (Vec::new(), true);
         };
-        let mut budget = usize::MAX;
+        let mut budget = budget;
         let mut found = Vec::new();
         let complete = UnreadCount {
             refolding,
@@ -119,7 +159,6 @@ impl Model {
         }
         .run()
         .unwrap();
-        assert!(complete);
         found.sort_by_key(|(order, _)| *order);
         let threads: Vec<UnreadThread> = found.into_iter().map(|(_, t)| t.thread).collect();
         if mark {
@@ -128,7 +167,7 @@ impl Model {
                 thread.posts.iter().for_each(|id| cursor.mark(*id));
             }
         }
-        threads
+        (threads, complete)
     }
 
     /// Every line of the thread list `filter` admits, read three at a time.
@@ -241,6 +280,7 @@ enum Then {
     Rebuild,
     MarkRead,
     CatchUp,
+    CatchUpInSteps,
 }
 
 fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseError> {
@@ -269,6 +309,7 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
             5 => Then::Rebuild,
             6..8 => Then::MarkRead,
             8..10 => Then::CatchUp,
+            10 => Then::CatchUpInSteps,
             _ => Then::Nothing,
         };
         match then {
@@ -293,6 +334,10 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
                 let user = key(1 + rng.below(EVE as usize) as u8).user_id();
                 let mark = rng.chance(50);
                 model.unread(user, mark);
+            }
+            Then::CatchUpInSteps => {
+                let user = key(1 + rng.below(EVE as usize) as u8).user_id();
+                model.catch_up_in_steps(user, 1 + rng.below(3), &stored)?;
             }
         }
     }
