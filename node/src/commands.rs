@@ -98,6 +98,7 @@ fn open_store(loaded: &Loaded) -> anyhow::Result<Storage> {
         )),
     })?;
     storage.set_min_free_bytes(loaded.settings.storage.min_free_bytes());
+    storage.set_post_cache_bytes(loaded.settings.storage.post_cache_bytes());
     if let Some(rebuilt) = storage.rebuilt() {
         eprintln!(
             "warning: the index of {} was missing; rebuilt it from the envelope log ({} posts). {}",

@@ -88,16 +88,24 @@ pub struct StorageSettings {
     /// (reads go on) until space is freed.
     #[serde(default = "default_min_free_mb")]
     pub min_free_mb: u64,
+    /// Megabytes of posts read back from the log kept in memory (0: none).
+    #[serde(default = "default_post_cache_mb")]
+    pub post_cache_mb: u64,
 }
 
 fn default_min_free_mb() -> u64 {
     crate::storage::DEFAULT_MIN_FREE_BYTES / (1024 * 1024)
 }
 
+fn default_post_cache_mb() -> u64 {
+    crate::storage::DEFAULT_POST_CACHE_BYTES / (1024 * 1024)
+}
+
 impl Default for StorageSettings {
     fn default() -> Self {
         Self {
             min_free_mb: default_min_free_mb(),
+            post_cache_mb: default_post_cache_mb(),
         }
     }
 }
@@ -106,6 +114,11 @@ impl StorageSettings {
     /// The bytes kept free.
     pub fn min_free_bytes(&self) -> u64 {
         self.min_free_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// The bytes of posts kept in memory.
+    pub fn post_cache_bytes(&self) -> u64 {
+        self.post_cache_mb.saturating_mul(1024 * 1024)
     }
 }
 
@@ -227,7 +240,9 @@ impl Settings {
              [storage]\n\
              # Megabytes kept free on the disk holding the store: below that the node\n\
              # refuses posts (reads go on) until space is freed.\n\
-             min_free_mb = {min_free}\n",
+             min_free_mb = {min_free}\n\
+             # Megabytes of posts read back from the store kept in memory (0: none).\n\
+             post_cache_mb = {post_cache}\n",
             listen = self.listen,
             log = self.log,
             peers = self
@@ -240,6 +255,7 @@ impl Settings {
             interval = self.federation.sync_interval_secs,
             rate = self.federation.posts_per_second,
             min_free = self.storage.min_free_mb,
+            post_cache = self.storage.post_cache_mb,
         )
     }
 

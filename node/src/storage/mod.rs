@@ -71,6 +71,7 @@
 //! JSON records keep ids in their text form (`usr1…`, `nod1…`) so a person can read
 //! them with any sled tool; envelope bytes are stored as they travel (no re-encoding).
 
+mod cache;
 mod commit;
 mod cursors;
 mod disk;
@@ -97,6 +98,7 @@ pub(crate) mod testing;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub use cache::DEFAULT_POST_CACHE_BYTES;
 pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
 pub use disk::DEFAULT_MIN_FREE_BYTES;
 pub use error::{Corruption, InviteError, StorageError};
@@ -126,6 +128,8 @@ pub struct Storage {
     rebuilt: Option<Arc<Rebuilt>>,
     /// Bytes kept free on the store's filesystem (see the `disk` module).
     min_free: Arc<std::sync::atomic::AtomicU64>,
+    /// Posts read back recently (see the `cache` module).
+    posts: Arc<cache::PostCache>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -150,6 +154,7 @@ impl Storage {
             writer: Arc::new(Mutex::new(())),
             rebuilt: rebuilt.map(Arc::new),
             min_free: Arc::new(std::sync::atomic::AtomicU64::new(DEFAULT_MIN_FREE_BYTES)),
+            posts: Arc::new(cache::PostCache::new(DEFAULT_POST_CACHE_BYTES)),
         };
         storage.finish_erasing()?;
         if let Some(rebuilt) = &storage.rebuilt {
@@ -168,6 +173,12 @@ impl Storage {
     /// caller should tell the node's admin [`Rebuilt::what_was_lost`]).
     pub fn rebuilt(&self) -> Option<&Rebuilt> {
         self.rebuilt.as_deref()
+    }
+
+    /// Sets how many bytes of posts read back are kept in memory (`[storage]
+    /// post_cache_mb`); 0 keeps none. What was cached is forgotten.
+    pub fn set_post_cache_bytes(&self, bytes: u64) {
+        self.posts.resize(bytes);
     }
 
     /// The directory the store lives in.

@@ -68,6 +68,8 @@ impl Storage {
         }
         self.note_new_posts(&mut batch, &fresh)?;
         self.db.apply_batch(batch)?;
+        // Folding their threads reads them back at once.
+        fresh.iter().for_each(|post| self.posts.insert(post));
         Ok(outcomes)
     }
 
@@ -75,8 +77,20 @@ impl Storage {
     /// ([`Post::decode_verified`]); its signature was verified when it was stored, and
     /// no clock is involved (a post stored earlier is never refused for its date).
     pub fn get(&self, id: &PostId) -> Result<Option<Post>, StorageError> {
+        if let Some(post) = self.posts.get(id) {
+            return Ok(Some(post));
+        }
         match self.envelope(id)? {
-            Some(bytes) => decode_stored(id, &bytes).map(Some),
+            Some(bytes) => {
+                let post = decode_stored(id, &bytes)?;
+                self.posts.insert(&post);
+                // Dropped for a retraction meanwhile (which empties the cache of it
+                // after its batch): not cached after all.
+                if !self.db.contains_key(keys::post(id))? {
+                    self.posts.remove(id);
+                }
+                Ok(Some(post))
+            }
             None => Ok(None),
         }
     }
@@ -476,6 +490,8 @@ mod tests {
     fn a_damaged_envelope_is_quarantined_naming_its_key() {
         let tmp = tempfile::tempdir().unwrap();
         let storage = crate::storage::testing::reopen(tmp.path());
+        // Damage is found on the disk, not in the cache of posts read back.
+        storage.set_post_cache_bytes(0);
         let p = post(1, 1, NOW, thread("t"));
         let q = post(1, 1, NOW, thread("q"));
         storage.insert(std::slice::from_ref(&q)).unwrap();

@@ -66,6 +66,7 @@ impl Storage {
         };
         batch.insert(keys::quarantine(id), record::encode(&quarantined));
         self.db.apply_batch(batch)?;
+        self.posts.remove(id);
         tracing::warn!(
             post = %id,
             space = quarantined.space.as_deref().unwrap_or("unknown"),
@@ -296,6 +297,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let posts = space(3);
         let storage = reopen(tmp.path());
+        // Damage is found on the disk, not in the cache of posts read back.
+        storage.set_post_cache_bytes(0);
         storage.insert(&posts).unwrap();
         let victim = posts[2].id();
         storage.db.insert(keys::post(&victim), &[1, 2, 3]).unwrap();

@@ -56,6 +56,9 @@ impl Storage {
             return Ok(0);
         }
         self.db.apply_batch(batch)?;
+        for id in ids {
+            self.posts.remove(id);
+        }
         self.db.flush()?;
         self.erase_records(&erase)?;
         Ok(erase.len())
