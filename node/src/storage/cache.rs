@@ -11,8 +11,9 @@ use parley_protocol::{Post, PostId};
 /// Bytes the cache holds by default.
 pub const DEFAULT_POST_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Bytes a cached post is counted for beyond its envelope (its decoded form).
-const OVERHEAD: u64 = 512;
+/// Bytes a cached post is counted for beyond twice its envelope (the envelope and its
+/// decoded form, whose body is about as long).
+const OVERHEAD: u64 = 256;
 
 type Cache = quick_cache::sync::Cache<PostId, Post, Weight>;
 
@@ -22,13 +23,13 @@ pub(super) struct PostCache {
     cache: RwLock<Arc<Cache>>,
 }
 
-/// What a post weighs in the cache: its envelope's bytes and the overhead.
+/// What a post weighs in the cache: about the memory it holds.
 #[derive(Clone, Copy, Debug)]
 struct Weight;
 
 impl quick_cache::Weighter<PostId, Post> for Weight {
     fn weight(&self, _: &PostId, post: &Post) -> u64 {
-        post.bytes().len() as u64 + OVERHEAD
+        2 * post.bytes().len() as u64 + OVERHEAD
     }
 }
 
@@ -83,7 +84,7 @@ mod tests {
     #[test]
     fn the_cache_keeps_what_fits_and_forgets_on_request() {
         let posts = thread_space(64);
-        let cache = PostCache::new(16 * (2048 + OVERHEAD));
+        let cache = PostCache::new(16 * (4096 + OVERHEAD));
         for post in &posts {
             cache.insert(post);
         }
