@@ -338,14 +338,7 @@ impl Storage {
         limit: usize,
     ) -> Result<Vec<(PostId, Vec<u8>)>, StorageError> {
         let prefix = keys::dirty_in(space);
-        let start = match after {
-            Some(root) => {
-                let mut key = keys::dirty(space, root);
-                key.push(0);
-                key
-            }
-            None => prefix.clone(),
-        };
+        let start = resume_at(&prefix, after.map(|root| keys::dirty(space, root)));
         let mut found = Vec::new();
         for entry in self.db.range(start..).take(limit) {
             let (key, token) = entry?;
@@ -518,14 +511,10 @@ impl Storage {
         limits: PageLimits,
     ) -> Result<Page<ThreadSummary, ThreadCursor>, StorageError> {
         let prefix = keys::list_of(space);
-        let start = match before {
-            Some(cursor) => {
-                let mut key = keys::list(space, cursor.last_activity, &cursor.id);
-                key.push(0);
-                key
-            }
-            None => prefix.clone(),
-        };
+        let start = resume_at(
+            &prefix,
+            before.map(|cursor| keys::list(space, cursor.last_activity, &cursor.id)),
+        );
         let mut page = Page {
             lines: Vec::new(),
             next: None,
@@ -572,14 +561,10 @@ impl Storage {
         limits: PageLimits,
     ) -> Result<Page<Decision, DecisionCursor>, StorageError> {
         let prefix = keys::decisions_of(space);
-        let start = match before {
-            Some(cursor) => {
-                let mut key = keys::decision(space, cursor.decided_at, &cursor.resolve);
-                key.push(0);
-                key
-            }
-            None => prefix.clone(),
-        };
+        let start = resume_at(
+            &prefix,
+            before.map(|cursor| keys::decision(space, cursor.decided_at, &cursor.resolve)),
+        );
         let mut page = Page {
             lines: Vec::new(),
             next: None,
@@ -701,6 +686,18 @@ impl Storage {
 /// (governance posts and profiles; retractions of profiles are added with a lookup).
 pub(super) fn files_in_spine(tag: u32) -> bool {
     is_governance_tag(tag) || tag == PROFILE
+}
+
+/// Where a scan resumes: just after `key` (the keys of a family all have one length,
+/// so `key` and a zero byte is the least key after it), or at `prefix` without one.
+fn resume_at(prefix: &[u8], after: Option<Vec<u8>>) -> Vec<u8> {
+    match after {
+        Some(mut key) => {
+            key.push(0);
+            key
+        }
+        None => prefix.to_vec(),
+    }
 }
 
 /// Roughly how many bytes a line takes in a response.
