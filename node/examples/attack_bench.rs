@@ -17,7 +17,6 @@
 //! 4. a registered user opening 128 streams, each claiming a 4 MiB request and
 //!    sending 2 MiB of it, then stalling.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -52,21 +51,7 @@ async fn main() -> Result<(), BoxError> {
     let phase = Duration::from_secs(if quick { 3 } else { 8 });
     let parleyd = parleyd()?;
     let dir = tempfile::tempdir()?;
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let init = Command::new(&parleyd)
-        .args(["init", "--listen", &listen, "--json", "--data-dir"])
-        .arg(dir.path())
-        .output()?;
-    if !init.status.success() {
-        return Err(format!(
-            "parleyd init failed: {}",
-            String::from_utf8_lossy(&init.stderr)
-        )
-        .into());
-    }
+    let addr = daemon::init(&parleyd, dir.path())?;
     let node_key = keyfile::read(&dir.path().join("node.key"))?;
     let (user, peer) = (key(1), key(2));
     let now = clock::now();
@@ -116,7 +101,6 @@ async fn main() -> Result<(), BoxError> {
         storage.flush()?;
         storage.items(&big.space())?
     };
-    let addr: std::net::SocketAddr = listen.parse()?;
     let node = Daemon::start(&parleyd, dir.path(), Duration::from_secs(30))?;
 
     println!("# attack bench\n");

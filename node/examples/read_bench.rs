@@ -22,7 +22,6 @@
 #[path = "support/daemon.rs"]
 mod daemon;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -400,21 +399,7 @@ async fn measure(
 ) -> Result<Row, BoxError> {
     let bench_start = Instant::now();
     let dir = tempfile::tempdir()?;
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let init = Command::new(parleyd)
-        .args(["init", "--listen", &listen, "--json", "--data-dir"])
-        .arg(dir.path())
-        .output()?;
-    if !init.status.success() {
-        return Err(format!(
-            "parleyd init failed: {}",
-            String::from_utf8_lossy(&init.stderr)
-        )
-        .into());
-    }
+    let addr = daemon::init(parleyd, dir.path())?;
     let node_key = keyfile::read(&dir.path().join("node.key"))?;
     let node = node_key.node_id();
     let founder = key(1);
@@ -442,7 +427,6 @@ async fn measure(
             })
             .transpose()?
     };
-    let addr: std::net::SocketAddr = listen.parse()?;
     let daemon = Daemon::start(parleyd, dir.path(), Duration::from_secs(600))?;
     eprintln!("[{size}] started at {:?}", bench_start.elapsed());
     let reader_user = User::connect(&reader, addr, node).await?;

@@ -39,6 +39,27 @@ pub(crate) fn parleyd() -> Result<PathBuf, BoxError> {
     Ok(path)
 }
 
+/// Runs `parleyd init` for a node in `dir` listening on a free port of 127.0.0.1;
+/// returns the address it listens on.
+pub(crate) fn init(parleyd: &Path, dir: &Path) -> Result<std::net::SocketAddr, BoxError> {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let init = Command::new(parleyd)
+        .args(["init", "--listen", &listen, "--json", "--data-dir"])
+        .arg(dir)
+        .output()?;
+    if !init.status.success() {
+        return Err(format!(
+            "parleyd init failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        )
+        .into());
+    }
+    Ok(listen.parse()?)
+}
+
 /// A running `parleyd`, killed when dropped.
 pub(crate) struct Daemon {
     /// Its process id.

@@ -355,10 +355,11 @@ fn open_space(
     if !may_read(node, user, space) {
         return Err(Box::new(no_such_space(space)));
     }
-    if let Err(error) = node.refresh(space, Some(refold::READ_BUDGET)) {
+    let refolding = node.refolding();
+    if let Err(error) = refolding.refresh(space, Some(refold::READ_BUDGET)) {
         return Err(Box::new(internal(error)));
     }
-    match node.spine(space) {
+    match refolding.spine(space) {
         Ok(Some(spine)) if spine.is_member(user) => Ok(spine),
         Ok(_) => Err(Box::new(no_such_space(space))),
         Err(error) => Err(Box::new(internal(error))),
@@ -417,7 +418,7 @@ fn thread(node: &Node, user: &UserId, id: &PostId, from: u32) -> Response {
         Ok(spine) => spine,
         Err(response) => return *response,
     };
-    match node.fold_thread(&space, &spine, &root) {
+    match node.refolding().fold_thread(&space, &spine, &root) {
         Ok(Some(mut thread)) => {
             let next = page_of_posts(&mut thread, from);
             Response::Thread {

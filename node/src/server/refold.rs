@@ -132,30 +132,6 @@ impl Node {
             lock: &self.refolding,
         }
     }
-
-    /// See [`Refolding::spine`].
-    pub(crate) fn spine(&self, space: &SpaceId) -> Result<Option<Arc<SpaceView>>, StorageError> {
-        self.refolding().spine(space)
-    }
-
-    /// See [`Refolding::fold_thread`].
-    pub(crate) fn fold_thread(
-        &self,
-        space: &SpaceId,
-        spine: &SpaceView,
-        root: &PostId,
-    ) -> Result<Option<ThreadView>, StorageError> {
-        self.refolding().fold_thread(space, spine, root)
-    }
-
-    /// See [`Refolding::refresh`].
-    pub(crate) fn refresh(
-        &self,
-        space: &SpaceId,
-        budget: Option<usize>,
-    ) -> Result<bool, StorageError> {
-        self.refolding().refresh(space, budget)
-    }
 }
 
 /// The background refold task.

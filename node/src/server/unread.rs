@@ -2,6 +2,8 @@
 //! had unread posts at the last count and those folded since (`storage::unread`
 //! explains why that is exact), and listing at most [`MAX_UNREAD_POSTS`] posts.
 
+use std::collections::BTreeSet;
+
 use parley_protocol::api::UnreadInSpace;
 use parley_protocol::view::{ReadCursor, SpaceView, UnreadThread};
 use parley_protocol::{PostId, SpaceId, UserId};
@@ -34,7 +36,10 @@ impl UnreadCount<'_> {
     /// answer is full, and the rest wait for the next count).
     pub(crate) fn run(&mut self) -> Result<bool, StorageError> {
         let storage = self.refolding.storage;
-        let pending = storage.unread_threads(self.user, self.space)?;
+        let pending: BTreeSet<PostId> = storage
+            .unread_threads(self.user, self.space)?
+            .into_iter()
+            .collect();
         for root in &pending {
             if *self.budget == 0 {
                 return Ok(false);
