@@ -74,6 +74,9 @@ pub enum SyncError {
     /// The reconciliation engine refused the frame.
     #[error("reconciliation failed: {0}")]
     Reconciler(ReconcilerError),
+    /// This node's index of the items could not be read (its log says why).
+    #[error("the items to reconcile could not be read")]
+    ItemsUnreadable,
 }
 
 /// A refusal by the reconciliation engine, for frames that pass the format check but
@@ -115,28 +118,8 @@ impl SyncError {
             Self::InvalidFrameSizeLimit { .. }
             | Self::InvalidMaxRounds
             | Self::ItemOutOfRange { .. }
-            | Self::Peer { .. } => ErrorCode::Internal,
+            | Self::Peer { .. }
+            | Self::ItemsUnreadable => ErrorCode::Internal,
         }
-    }
-}
-
-impl From<negentropy::Error> for ReconcilerError {
-    fn from(error: negentropy::Error) -> Self {
-        use negentropy::Error as E;
-        match error {
-            E::ParseEndsPrematurely | E::TryFromSlice => Self::FrameEndsEarly,
-            E::UnexpectedMode(mode) => Self::UnknownMode(mode),
-            E::IdTooBig => Self::BoundTooLong,
-            E::ProtocolVersionNotFound
-            | E::InvalidProtocolVersion
-            | E::UnsupportedProtocolVersion => Self::UnsupportedVersion,
-            _ => Self::Internal,
-        }
-    }
-}
-
-impl From<negentropy::Error> for SyncError {
-    fn from(error: negentropy::Error) -> Self {
-        Self::Reconciler(error.into())
     }
 }

@@ -128,7 +128,7 @@ pub(crate) fn check_frame(frame: &[u8]) -> Result<FrameSummary, FrameError> {
 
 /// Reads a NIP-77 varint: base 128, most significant group first, the high bit set on
 /// every byte but the last.
-fn read_varint(input: &mut &[u8]) -> Result<u64, FrameError> {
+pub(super) fn read_varint(input: &mut &[u8]) -> Result<u64, FrameError> {
     let mut value = 0u64;
     let mut first = true;
     loop {
@@ -148,7 +148,7 @@ fn read_varint(input: &mut &[u8]) -> Result<u64, FrameError> {
     }
 }
 
-fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], FrameError> {
+pub(super) fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], FrameError> {
     if input.len() < n {
         return Err(FrameError::Truncated);
     }

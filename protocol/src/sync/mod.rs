@@ -49,14 +49,17 @@
 //! posts after one reconciliation.
 
 mod config;
+mod engine;
 mod error;
 mod frame;
+mod index;
 mod item;
 mod session;
 
 pub use config::SyncConfig;
 pub use error::{ReconcilerError, SyncError};
 pub use frame::{FRAME_VERSION, FrameError};
+pub use index::{IdSum, ItemIndex, ItemsUnreadable, SortedItems};
 pub use item::Item;
 pub use session::{Input, Outcome, Output, Role, SyncSession};
 

@@ -7,15 +7,14 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use negentropy::{Id, Negentropy, NegentropyStorageVector};
-
 use crate::encoding::ByteString;
 use crate::id::{PostId, SpaceId};
 use crate::limits::MAX_RECONCILE_FRAME_BYTES;
 use crate::wire::Message;
 
+use super::engine::{Engine, Learned};
 use super::frame::{FRAME_VERSION, FrameSummary, check_frame};
-use super::{FrameError, Item, ReconcilerError, SyncConfig, SyncError};
+use super::{FrameError, Item, ItemIndex, ReconcilerError, SortedItems, SyncConfig, SyncError};
 
 /// Which side of a reconciliation a session plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,7 +75,8 @@ pub struct SyncSession {
     space: SpaceId,
     config: SyncConfig,
     state: State,
-    reconciler: Negentropy<'static, NegentropyStorageVector>,
+    engine: Engine,
+    index: Box<dyn ItemIndex>,
     outputs: VecDeque<Output>,
     outcome: Outcome,
     /// Initiator: every id already reported in [`Output::Need`] and [`Output::Have`].
@@ -115,8 +115,18 @@ impl SyncSession {
         items: impl IntoIterator<Item = Item>,
         config: SyncConfig,
     ) -> Result<Self, SyncError> {
-        let mut session = Self::new(Role::Initiator, space, items, config)?;
-        let frame = session.reconciler.initiate()?;
+        Self::initiate_over(space, sorted(items)?, config)
+    }
+
+    /// Starts a reconciliation of `space` as initiator over the items of `index`, read
+    /// while this call and each later [`SyncSession::handle`] runs.
+    pub fn initiate_over(
+        space: SpaceId,
+        index: impl ItemIndex + 'static,
+        config: SyncConfig,
+    ) -> Result<Self, SyncError> {
+        let mut session = Self::new(Role::Initiator, space, Box::new(index), config)?;
+        let frame = session.engine.initiate(session.index.as_ref())?;
         session.send(Message::ReconcileOpen {
             space,
             frame: ByteString(frame),
@@ -132,7 +142,17 @@ impl SyncSession {
         items: impl IntoIterator<Item = Item>,
         config: SyncConfig,
     ) -> Result<Self, SyncError> {
-        Self::new(Role::Responder, space, items, config)
+        Self::respond_over(space, sorted(items)?, config)
+    }
+
+    /// Prepares to answer a reconciliation of `space` over the items of `index`, read
+    /// while each [`SyncSession::handle`] runs.
+    pub fn respond_over(
+        space: SpaceId,
+        index: impl ItemIndex + 'static,
+        config: SyncConfig,
+    ) -> Result<Self, SyncError> {
+        Self::new(Role::Responder, space, Box::new(index), config)
     }
 
     /// Feeds one input; then drain [`SyncSession::poll_output`]. An error ends the
@@ -187,31 +207,18 @@ impl SyncSession {
     fn new(
         role: Role,
         space: SpaceId,
-        items: impl IntoIterator<Item = Item>,
+        index: Box<dyn ItemIndex>,
         config: SyncConfig,
     ) -> Result<Self, SyncError> {
         config.check()?;
-        let items = items.into_iter();
-        let mut storage = NegentropyStorageVector::with_capacity(items.size_hint().0);
-        for item in items {
-            // u64::MAX is the protocol's "infinity" bound; an item there would fall
-            // outside every range.
-            if item.created_at.as_millis() == u64::MAX {
-                return Err(SyncError::ItemOutOfRange {
-                    created_at: item.created_at,
-                });
-            }
-            storage.insert(item.created_at.as_millis(), Id::from_byte_array(item.id.0))?;
-        }
-        storage.seal()?;
-        // `config.check` keeps the limit within 4096..=MAX_RECONCILE_FRAME_BYTES.
-        let reconciler = Negentropy::owned(storage, config.frame_size_limit as u64)?;
         Ok(Self {
             role,
             space,
+            // `config.check` keeps the limit within 4096..=MAX_RECONCILE_FRAME_BYTES.
+            engine: Engine::new(config.frame_size_limit),
+            index,
             config,
             state: State::ExpectOpen,
-            reconciler,
             outputs: VecDeque::new(),
             outcome: Outcome::default(),
             reported: Reported::default(),
@@ -254,21 +261,19 @@ impl SyncSession {
     /// Initiator: the responder's answer.
     fn on_reply(&mut self, frame: &[u8], summary: FrameSummary) -> Result<(), SyncError> {
         self.outcome.rounds += 1;
-        let mut have = Vec::new();
-        let mut need = Vec::new();
+        let mut learned = Learned::default();
         let next = self
-            .reconciler
-            .reconcile_with_ids(frame, &mut have, &mut need)?;
+            .engine
+            .learn(self.index.as_ref(), frame, &mut learned)?;
+        let Learned { have, need } = learned;
         // Each id once per session: drop those reported in an earlier round (or twice
         // in this one, which only a dishonest peer's id lists can cause).
         let have: Vec<PostId> = have
             .into_iter()
-            .map(to_post_id)
             .filter(|id| self.reported.have.insert(*id))
             .collect();
-        let mut need: Vec<PostId> = need
+        let need: Vec<PostId> = need
             .into_iter()
-            .map(to_post_id)
             .filter(|id| self.reported.need.insert(*id))
             .collect();
         if !have.is_empty() {
@@ -277,9 +282,7 @@ impl SyncSession {
         }
         if !need.is_empty() {
             self.outcome.need += need.len() as u64;
-            // Sorted whatever set type the engine collects them in (a hash set in its
-            // `std` build), so the output never depends on a hash seed.
-            need.sort_unstable();
+            // Sorted (the engine collects them in a sorted set).
             self.outputs.push_back(Output::Need(need));
         }
         match next {
@@ -324,7 +327,7 @@ impl SyncSession {
                 limit: self.config.max_rounds,
             });
         }
-        let reply = self.reconciler.reconcile(frame)?;
+        let reply = self.engine.answer(self.index.as_ref(), frame)?;
         // Our own engine's frame; failing the check would be a bug here.
         let reply_summary =
             check_frame(&reply).map_err(|_| SyncError::Reconciler(ReconcilerError::Internal))?;
@@ -366,6 +369,16 @@ impl std::fmt::Debug for SyncSession {
     }
 }
 
-fn to_post_id(id: Id) -> PostId {
-    PostId::from_bytes(id.to_bytes())
+/// Items in memory as an index, refusing one at the last millisecond: u64::MAX is the
+/// protocol's "infinity" bound, and an item there would fall outside every range.
+fn sorted(items: impl IntoIterator<Item = Item>) -> Result<SortedItems, SyncError> {
+    let items = SortedItems::new(items);
+    if let Some(last) = items.as_slice().last()
+        && last.created_at.as_millis() == u64::MAX
+    {
+        return Err(SyncError::ItemOutOfRange {
+            created_at: last.created_at,
+        });
+    }
+    Ok(items)
 }
