@@ -83,15 +83,14 @@ pub(crate) async fn initiate(
         link.counters.clone(),
         node.federation.config.max_queued_posts,
     );
-    let items = items(node, space).await?;
-    let mut session = SyncSession::initiate(space, items, SyncConfig::default())?;
+    let mut session = start(node, space, true).await?;
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     let mut left = 0;
     let mut finished = drain(node, link, &outbox, &mut session, space, &mut left);
     while finished.is_none() {
         match read(node, &mut recv, &outbox).await? {
             Some(message @ Message::ReconcileFrame { .. }) => {
-                session.handle(Input::Received(message))?;
+                session = step(node, session, message).await?;
                 finished = drain(node, link, &outbox, &mut session, space, &mut left);
             }
             Some(other) => take_posts(&mut ingestor, &outbox, space, other).await?,
@@ -208,9 +207,9 @@ async fn answer(
             }
         }
     }
-    let items = match answer {
-        Answer::Items => items(node, space).await?,
-        Answer::Empty => Vec::new(),
+    let mut session = match answer {
+        Answer::Items => start(node, space, false).await?,
+        Answer::Empty => SyncSession::respond(space, [], SyncConfig::default())?,
         Answer::Refuse => {
             tracing::debug!(peer = %link.peer, %space, "not answering a reconciliation");
             // The same answer whether the space is unknown or not shared (spec 7.9).
@@ -222,10 +221,9 @@ async fn answer(
             return Ok(());
         }
     };
-    let empty = items.is_empty();
-    let mut session = SyncSession::respond(space, items, SyncConfig::default())?;
+    let empty = answer == Answer::Empty;
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
-    session.handle(Input::Received(open))?;
+    session = step(node, session, open).await?;
     // A responder learns nothing it has that the peer lacks: nothing is left over.
     let mut left = 0;
     drain(node, link, outbox, &mut session, space, &mut left);
@@ -237,7 +235,7 @@ async fn answer(
                 if !answers_read(node, outbox).await? {
                     return Err(SyncFailure::Ended);
                 }
-                session.handle(Input::Received(message))?;
+                session = step(node, session, message).await?;
                 drain(node, link, outbox, &mut session, space, &mut left);
             }
             Message::Want { space: of, ids } if of == space => {
@@ -355,16 +353,40 @@ fn state_first(node: &Node, space: SpaceId, ids: Vec<PostId>) -> Vec<PostId> {
     first
 }
 
-/// The space's items, read off the async threads.
-async fn items(
-    node: &Node,
-    space: SpaceId,
-) -> Result<Vec<parley_protocol::sync::Item>, SyncFailure> {
+/// A session over the space's items as the store keeps them (their sums read, not
+/// every item), started off the async threads: an initiator writes its first frame.
+async fn start(node: &Node, space: SpaceId, initiate: bool) -> Result<SyncSession, SyncFailure> {
     let storage = node.storage.clone();
-    tokio::task::spawn_blocking(move || storage.items(&space))
-        .await
-        .map_err(|_| SyncFailure::Ended)?
-        .map_err(SyncFailure::from)
+    tokio::task::spawn_blocking(move || {
+        let items = storage.space_items(space);
+        let config = SyncConfig::default();
+        if initiate {
+            let _held = storage.hold_items();
+            SyncSession::initiate_over(space, items, config)
+        } else {
+            SyncSession::respond_over(space, items, config)
+        }
+    })
+    .await
+    .map_err(|_| SyncFailure::Ended)?
+    .map_err(SyncFailure::from)
+}
+
+/// Feeds the peer's `message` to `session` off the async threads, the items held still
+/// while it reads them; the session comes back to be drained.
+async fn step(
+    node: &Node,
+    mut session: SyncSession,
+    message: Message,
+) -> Result<SyncSession, SyncFailure> {
+    let storage = node.storage.clone();
+    tokio::task::spawn_blocking(move || {
+        let _held = storage.hold_items();
+        session.handle(Input::Received(message)).map(|()| session)
+    })
+    .await
+    .map_err(|_| SyncFailure::Ended)?
+    .map_err(SyncFailure::from)
 }
 
 /// The next message on a sync stream, within the stream timeout; `None` when the peer

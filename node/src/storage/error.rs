@@ -139,6 +139,9 @@ pub enum Corruption {
     /// A JSON record holds an id that does not parse.
     #[error("the record holds a malformed id: {0}")]
     Id(parley_protocol::IdParseError),
+    /// The kept sums of a space's reconciliation items disagree with the items.
+    #[error("the sums of the space's items disagree with the items")]
+    Sums,
     /// A tombstone names another space than the index that lists it.
     #[error("the tombstone belongs to another space")]
     SpaceMismatch,

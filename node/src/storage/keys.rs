@@ -58,6 +58,11 @@ pub(super) const SEEN: u8 = b'y';
 /// Threads with posts a user has not read, at their last count: `f user space root`.
 pub(super) const UNREAD: u8 = b'f';
 
+/// Sums of runs of a space's items: `I space level created_at id`.
+pub(super) const SUM: u8 = b'I';
+/// The sums' format record.
+pub(super) const SUMS_META: &[u8] = b"S";
+
 /// The value of an item whose post is a tombstone; a post held in full has an empty one.
 pub(super) const TOMBSTONE_MARK: &[u8] = b"x";
 
@@ -96,6 +101,42 @@ pub(super) fn item(space: &SpaceId, item: &Item) -> Vec<u8> {
             item.id.as_bytes(),
         ],
     )
+}
+
+/// `I space level created_at id`: the sum of a run of items starting at `first`.
+pub(super) fn sum(space: &SpaceId, level: u8, first: &Item) -> Vec<u8> {
+    build(
+        SUM,
+        &[
+            space.as_bytes(),
+            &[level],
+            &first.created_at.as_millis().to_be_bytes(),
+            first.id.as_bytes(),
+        ],
+    )
+}
+
+/// `I space level`: the runs of one level of a space.
+pub(super) fn sums_of(space: &SpaceId, level: u8) -> Vec<u8> {
+    build(SUM, &[space.as_bytes(), &[level]])
+}
+
+/// The first item of a sum key.
+pub(super) fn parse_sum(key: &[u8]) -> Result<Item, StorageError> {
+    const LEN: usize = 1 + ID + 1 + TIME + ID;
+    if key.len() != LEN {
+        return Err(corrupt(
+            key,
+            Corruption::Length {
+                expected: LEN,
+                found: key.len(),
+            },
+        ));
+    }
+    let at = 1 + ID + 1;
+    let created_at = u64::from_be_bytes(array(&key[at..at + TIME]));
+    let id = PostId::from_bytes(array(&key[at + TIME..]));
+    Ok(Item::new(Timestamp::from_millis(created_at), id))
 }
 
 /// `k space created_at id`: a post deciding membership or replicas.

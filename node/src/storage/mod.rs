@@ -38,6 +38,8 @@
 //! | `m` | `parley/node-store` then `u32` BE version | format record |
 //! | `p id` | log pointer: segment `u32`, offset `u64`, length `u32` (BE) | posts held in full |
 //! | `i space created_at id` | empty, or `x` for a tombstone | reconciliation items, in order |
+//! | `I space level created_at id` | count `u64` BE, then the ids' sum (32 bytes LE) | sums of runs (level 1) and groups (level 2) of items, from this key to the next (see the `sums` module) |
+//! | `S` | `u32` BE | the sums' layout version |
 //! | `t space anchor created_at id` | the post's kind tag, one byte (empty if migrated from format 1) | thread index (see below) |
 //! | `g space id` | empty | the space's genesis post |
 //! | `k space created_at id` | empty | the spine: posts deciding membership, replicas and display names (kept when retracted) |
@@ -86,8 +88,10 @@ mod posts;
 mod quarantine;
 mod readmodel;
 mod rebuild;
+mod reconcile;
 mod record;
 mod state;
+mod sums;
 mod tombstone;
 mod unread;
 mod users;
@@ -96,7 +100,8 @@ mod users;
 pub(crate) mod testing;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
 pub use cache::DEFAULT_POST_CACHE_BYTES;
 pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
@@ -108,6 +113,7 @@ pub use posts::Inserted;
 pub use quarantine::{Quarantined, Scrubbed};
 pub use readmodel::{Folded, Page, PageLimits};
 pub use rebuild::Rebuilt;
+pub use reconcile::{ItemsHeld, SpaceItems};
 pub use state::SpaceState;
 pub use users::RegisteredUser;
 
@@ -122,12 +128,16 @@ pub struct Storage {
     log: Arc<log::Log>,
     path: Arc<PathBuf>,
     /// Serializes writers of posts and tombstones, so that checking what is stored and
-    /// writing the batch happen as one step.
-    writer: Arc<Mutex<()>>,
+    /// writing the batch happen as one step; held shared while a reconciliation reads
+    /// the items (see [`Storage::hold_items`]).
+    writer: Arc<RwLock<()>>,
+    /// Changes whenever a space's items or their sums change, so that what was read of
+    /// them is known to be current.
+    items_generation: Arc<AtomicU64>,
     /// What was recovered when this opening rebuilt a lost index from the log.
     rebuilt: Option<Arc<Rebuilt>>,
     /// Bytes kept free on the store's filesystem (see the `disk` module).
-    min_free: Arc<std::sync::atomic::AtomicU64>,
+    min_free: Arc<AtomicU64>,
     /// Posts read back recently (see the `cache` module).
     posts: Arc<cache::PostCache>,
 }
@@ -151,14 +161,18 @@ impl Storage {
             db,
             log: Arc::new(log),
             path: Arc::new(dir.to_path_buf()),
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(RwLock::new(())),
+            items_generation: Arc::new(AtomicU64::new(0)),
             rebuilt: rebuilt.map(Arc::new),
-            min_free: Arc::new(std::sync::atomic::AtomicU64::new(DEFAULT_MIN_FREE_BYTES)),
+            min_free: Arc::new(AtomicU64::new(DEFAULT_MIN_FREE_BYTES)),
             posts: Arc::new(cache::PostCache::new(DEFAULT_POST_CACHE_BYTES)),
         };
         storage.finish_erasing()?;
         if let Some(rebuilt) = &storage.rebuilt {
             storage.retract_again(&rebuilt.retractions)?;
+        }
+        if let Some(summed) = storage.build_sums()? {
+            tracing::info!(items = summed, "summed the reconciliation items");
         }
         if let Some(filed) = storage.build_read_model()? {
             tracing::info!(
@@ -200,7 +214,25 @@ impl Storage {
 
     /// Takes the writer lock. A panic while it was held cannot leave a half-written
     /// batch (batches are atomic), so a poisoned lock is simply taken over.
-    fn lock_writer(&self) -> MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_writer(&self) -> RwLockWriteGuard<'_, ()> {
+        self.writer.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps every space's items as they are while the guard lives (posts are stored
+    /// once it is dropped): hold it across each step of a reconciliation, which reads
+    /// the items through a [`SpaceItems`] and must see one state of them.
+    pub fn hold_items(&self) -> ItemsHeld<'_> {
+        ItemsHeld::new(self.writer.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The current state of the items: it changes with every batch that adds or
+    /// removes items.
+    fn items_generation(&self) -> u64 {
+        self.items_generation.load(Ordering::Acquire)
+    }
+
+    /// Notes that items changed (call after their batch, under the writer lock).
+    fn items_changed(&self) {
+        self.items_generation.fetch_add(1, Ordering::AcqRel);
     }
 }

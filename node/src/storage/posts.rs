@@ -12,6 +12,7 @@ use super::error::{Corruption, StorageError};
 use super::log::Pointer;
 use super::quarantine::is_damage;
 use super::readmodel::{Up, files_in_spine};
+use super::sums::SumChanges;
 use super::{Storage, keys};
 
 /// An envelope's bytes up to and including its space (version and space id, spec
@@ -63,11 +64,17 @@ impl Storage {
         let records: Vec<(PostId, &[u8])> = fresh.iter().map(|p| (p.id(), p.bytes())).collect();
         let pointers = self.log.append(&records)?;
         let mut batch = sled::Batch::default();
+        let mut sums = SumChanges::default();
         for (post, pointer) in fresh.iter().zip(pointers) {
             write_post(&mut batch, post, pointer);
+            self.note_item(&mut sums, &post.space(), &Item::from(*post), true)?;
         }
+        sums.write(&mut batch);
         self.note_new_posts(&mut batch, &fresh)?;
         self.db.apply_batch(batch)?;
+        self.items_changed();
+        self.split_grown(&sums)?;
+        self.items_changed();
         // Folding their threads reads them back at once.
         fresh.iter().for_each(|post| self.posts.insert(post));
         Ok(outcomes)

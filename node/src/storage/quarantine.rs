@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StorageError;
 use super::log::Pointer;
+use super::sums::SumChanges;
 use super::{Storage, keys, record};
 
 /// A quarantined post: damaged on disk, not held until a peer sends it again.
@@ -48,14 +49,19 @@ impl Storage {
         pointer: Option<Pointer>,
         problem: &StorageError,
     ) -> Result<(), StorageError> {
+        // The item leaves its space's sums in the same batch.
+        let _writer = self.lock_writer();
         let item = self.find_item(id, pointer)?;
         let mut batch = sled::Batch::default();
         batch.remove(keys::post(id));
+        let mut sums = SumChanges::default();
         if let Some((space, item)) = &item {
             batch.remove(keys::item(space, item));
             batch.remove(keys::governance(space, item));
             batch.remove(keys::genesis(space, id));
+            self.note_item(&mut sums, space, item, false)?;
         }
+        sums.write(&mut batch);
         // Thread index entries stay: they name the post, and reading it finds nothing
         // until it is stored again, when the same entries are written.
         let quarantined = Quarantined {
@@ -66,6 +72,7 @@ impl Storage {
         };
         batch.insert(keys::quarantine(id), record::encode(&quarantined));
         self.db.apply_batch(batch)?;
+        self.items_changed();
         self.posts.remove(id);
         tracing::warn!(
             post = %id,
