@@ -6,7 +6,9 @@
 //!    `Post::decode` + `Storage::insert` loop (one flush per 4096) over the same posts;
 //! 3. how long a new post takes to reach every node of a 10- and a 30-node full mesh;
 //! 4. two nodes of 1,000,000 posts each (100,000 with `--quick`) that differ by 100:
-//!    seconds to converge, bytes on the wire, round trips.
+//!    each side's time in its reconciliation steps over the stores' kept sums, beside
+//!    the same reconciliation over every item read into memory (how the node reconciled
+//!    before); then seconds to converge, bytes on the wire, round trips over QUIC.
 //!
 //! ```text
 //! cargo run --release --locked -p parley-node --example federation_bench [-- --quick] [--only 1|3|4]
@@ -487,6 +489,9 @@ fn differing_pair(runtime: &tokio::runtime::Runtime, per_node: usize) -> Result<
     a_store.flush()?;
     b_store.flush()?;
     let preload = preload.elapsed();
+    progress("large pair: reconciling in this thread");
+    let from_sums = reconcile_in_thread(&a_store, &b_store, space.id, Items::Sums)?;
+    let from_memory = reconcile_in_thread(&a_store, &b_store, space.id, Items::ReadAll)?;
 
     let outcome = runtime.block_on(async {
         let a = start_node(&a_key, a_store)?;
@@ -515,6 +520,29 @@ fn differing_pair(runtime: &tokio::runtime::Runtime, per_node: usize) -> Result<
     println!("## 4. two large nodes that differ by {}", 2 * UNIQUE_EACH);
     println!();
     println!(
+        "one reconciliation of the two stores, both sides stepped in one thread (no network): each side's time in its steps (start, then each frame), bytes of messages, round trips, differences found"
+    );
+    println!();
+    println!(
+        "| items read | A (initiator) ms | B (responder) ms | bytes | rounds | A has, A needs |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
+    for (name, cost) in [
+        ("from the kept sums (now)", &from_sums),
+        ("all read into memory (before)", &from_memory),
+    ] {
+        println!(
+            "| {name} | {:.1} | {:.1} | {} | {} | {}, {} |",
+            cost.initiator.as_secs_f64() * 1e3,
+            cost.responder.as_secs_f64() * 1e3,
+            cost.bytes,
+            cost.rounds,
+            cost.have,
+            cost.need
+        );
+    }
+    println!();
+    println!(
         "each node holds {per_node} posts (~{} bytes each, short bodies so the stores stay small; signed and preloaded in {:.0} s), {UNIQUE_EACH} of them unique to it; both hold the space, then peer both ways.",
         post_bytes / common.max(1) as u64,
         preload.as_secs_f64()
@@ -541,6 +569,92 @@ fn differing_pair(runtime: &tokio::runtime::Runtime, per_node: usize) -> Result<
         "bytes on the wire: A's count for its connection to B, both ways, UDP payload, handshake and keep-alives included; for reference the protocol-level bench (sync in memory) gives 3 round trips and ~172 KB for 1M posts differing by 100."
     );
     Ok(())
+}
+
+/// How a reconciliation in this thread reads the stores' items.
+#[derive(Clone, Copy)]
+enum Items {
+    /// Through the sums the store keeps, as the node does.
+    Sums,
+    /// Every item read into memory first, as the node did before it kept sums.
+    ReadAll,
+}
+
+/// What one reconciliation cost each side.
+struct Cost {
+    initiator: Duration,
+    responder: Duration,
+    bytes: u64,
+    rounds: u32,
+    have: usize,
+    need: usize,
+}
+
+/// Reconciles `space` of store `a` (initiating) with store `b` in this thread, timing
+/// each side's steps.
+fn reconcile_in_thread(
+    a: &Storage,
+    b: &Storage,
+    space: SpaceId,
+    items: Items,
+) -> Result<Cost, BoxError> {
+    use parley_protocol::sync::{Input, Output, SyncConfig, SyncSession};
+    let config = SyncConfig::default();
+    let mut cost = Cost {
+        initiator: Duration::ZERO,
+        responder: Duration::ZERO,
+        bytes: 0,
+        rounds: 0,
+        have: 0,
+        need: 0,
+    };
+    let started = Instant::now();
+    let mut initiator = match items {
+        Items::Sums => {
+            let _held = a.hold_items();
+            SyncSession::initiate_over(space, a.space_items(space), config)?
+        }
+        Items::ReadAll => SyncSession::initiate(space, a.items(&space)?, config)?,
+    };
+    cost.initiator += started.elapsed();
+    let started = Instant::now();
+    let mut responder = match items {
+        Items::Sums => SyncSession::respond_over(space, b.space_items(space), config)?,
+        Items::ReadAll => SyncSession::respond(space, b.items(&space)?, config)?,
+    };
+    cost.responder += started.elapsed();
+    for _ in 0..1_000 {
+        while let Some(output) = initiator.poll_output() {
+            match output {
+                Output::Send(message) => {
+                    cost.bytes += message.encoded_len() as u64;
+                    let started = Instant::now();
+                    let _held = b.hold_items();
+                    responder.handle(Input::Received(message))?;
+                    cost.responder += started.elapsed();
+                }
+                Output::Have(ids) => cost.have += ids.len(),
+                Output::Need(ids) => cost.need += ids.len(),
+                _ => {}
+            }
+        }
+        let mut answered = false;
+        while let Some(output) = responder.poll_output() {
+            if let Output::Send(message) = output {
+                answered = true;
+                cost.bytes += message.encoded_len() as u64;
+                let started = Instant::now();
+                let _held = a.hold_items();
+                initiator.handle(Input::Received(message))?;
+                cost.initiator += started.elapsed();
+            }
+        }
+        if initiator.is_finished() || !answered {
+            break;
+        }
+    }
+    cost.rounds = initiator.outcome().rounds;
+    Ok(cost)
 }
 
 // ---------------------------------------------------------------------------------
