@@ -23,7 +23,7 @@ use crate::transport::{self, CloseCode, TransportError};
 use super::gate::Gate;
 use super::ingest::Ingestor;
 use super::link::{Link, LinkParts};
-use super::outbox::Outbox;
+use super::outbox::{self, Outbox};
 use super::reconcile::SyncFailure;
 use super::reconcile::{self, Answer, answer_for};
 use super::table::Admission;
@@ -222,7 +222,14 @@ async fn run(
     tasks.spawn(accept_streams(node.clone(), link.clone()));
     let ended = control_loop(&node, &link, &mut recv).await;
     tasks.abort_all();
-    drop(writer);
+    if ended.is_err() {
+        // The peer is told why before the connection closes (an `Error` queued last).
+        link.control.finish_acknowledged();
+        let grace = outbox::ACKNOWLEDGE_GRACE + Duration::from_secs(1);
+        let _ = tokio::time::timeout(grace, writer.finish()).await;
+    } else {
+        drop(writer);
+    }
     let reason = match &ended {
         Ok(()) => connection
             .close_reason()
@@ -261,8 +268,20 @@ async fn control_loop(
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     let gate = Gate::new(node.clone(), link.peer);
     loop {
-        let Some(bytes) = transport::read_frame(recv, MAX_MESSAGE_BYTES).await? else {
-            return Ok(());
+        let bytes = match transport::read_frame(recv, MAX_MESSAGE_BYTES).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(()),
+            Err(error @ TransportError::FrameTooLarge { .. }) => {
+                // The rest of the frame cannot be skipped on the one control stream: the
+                // peer is told, and the connection ends.
+                link.control.push_always(Message::error(
+                    ErrorCode::TooLarge,
+                    None,
+                    &error.to_string(),
+                ));
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
         };
         let message = match Message::decode(&bytes) {
             Ok(message) => message,
@@ -284,8 +303,11 @@ async fn control_loop(
                     link.wake.notify_one();
                 }
                 Err(error) => {
-                    link.control
-                        .push(Message::error(error.code(), None, &error.to_string()));
+                    link.control.push_always(Message::error(
+                        error.code(),
+                        None,
+                        &error.to_string(),
+                    ));
                     return Err(LinkError::Hello(error.to_string()));
                 }
             },

@@ -56,6 +56,8 @@ struct State {
     /// Posts to send, in the order they leave.
     posts: BTreeSet<(Priority, SpaceId)>,
     finish: bool,
+    /// Once finished, wait (briefly) until the peer acknowledged what was sent.
+    acknowledged: bool,
     closed: bool,
 }
 
@@ -219,7 +221,21 @@ impl Outbox {
         self.state().finish = true;
         self.shared.wake.notify_one();
     }
+
+    /// Finishes the stream once everything queued is sent, and waits up to
+    /// [`ACKNOWLEDGE_GRACE`] for the peer to acknowledge it: for a last message (an
+    /// `Error` before the connection closes) that closing at once would discard.
+    pub(crate) fn finish_acknowledged(&self) {
+        let mut state = self.state();
+        state.finish = true;
+        state.acknowledged = true;
+        drop(state);
+        self.shared.wake.notify_one();
+    }
 }
+
+/// How long a writer finished with [`Outbox::finish_acknowledged`] waits for the peer.
+pub(crate) const ACKNOWLEDGE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The writer task of an [`Outbox`]: awaited with [`Writer::finish`], aborted when
 /// dropped, so a stream abandoned halfway (its connection closed, its task cancelled)
@@ -249,7 +265,8 @@ enum Next {
     Message(Message),
     Sort(Vec<(SpaceId, PostId)>),
     Posts(SpaceId, Vec<PostId>),
-    Finish,
+    /// Finish the stream; wait for the peer's acknowledgement if asked.
+    Finish(bool),
     Wait,
 }
 
@@ -328,8 +345,11 @@ async fn write_loop(
                 counters.add_sent(count);
                 outbox.shared.room.notify_waiters();
             }
-            Next::Finish => {
+            Next::Finish(acknowledged) => {
                 let _ = send.finish();
+                if acknowledged {
+                    let _ = tokio::time::timeout(ACKNOWLEDGE_GRACE, send.stopped()).await;
+                }
                 return Ok(());
             }
             Next::Wait => outbox.shared.wake.notified().await,
@@ -360,7 +380,7 @@ fn next(outbox: &Outbox) -> Next {
         return Next::Posts(space, batch.iter().map(|(p, _)| p.id()).collect());
     }
     if state.finish {
-        return Next::Finish;
+        return Next::Finish(state.acknowledged);
     }
     Next::Wait
 }

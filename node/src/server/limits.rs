@@ -1,13 +1,17 @@
 //! What a connection may make the node hold, whoever opens it (spec 8.3): connections
 //! per source address and in all, streams and request bytes per connection, a deadline
-//! for each request to arrive whole, and a node-wide budget for request bodies being
-//! received. Keys the node does not serve may only `Join`, in a small frame.
+//! for each request to arrive whole, a node-wide budget for request bodies being
+//! received, and budgets (per user and node-wide) for answers not yet read. Keys the
+//! node does not serve may only `Join`, in a small frame.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use parley_protocol::UserId;
+use parley_protocol::api::Request;
+use parley_protocol::limits::MAX_MESSAGE_BYTES;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Connections (of every kind: clients, admin, peers) one source address may hold.
@@ -30,6 +34,14 @@ pub const CONNECTION_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 pub const NODE_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// A request must arrive whole within this long of its stream opening.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Bytes of answers one user's connections may hold: being computed, or sent and not
+/// yet acknowledged by the client. A client that does not read its answers holds at
+/// most this; its further requests wait.
+pub const USER_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes of answers all users together may hold.
+pub const NODE_ANSWER_BYTES: usize = 128 * 1024 * 1024;
+/// Room held for the answer to a request that cannot list much (a publish, a join).
+const SMALL_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Live connections by source address: all of them, and those of keys the node does
 /// not serve.
@@ -111,44 +123,113 @@ impl Drop for Slot {
     }
 }
 
-/// Byte budgets for request bodies: one per connection, one for the node.
+/// Byte budgets: one of a connection or user, drawing on one of the node.
 #[derive(Clone, Debug)]
 pub(crate) struct Budget {
-    connection: Arc<Semaphore>,
+    own: Arc<Semaphore>,
     node: Arc<Semaphore>,
 }
 
-/// Room for one request body, held while it is received and handled.
+/// Room in a [`Budget`], given back when dropped.
 #[derive(Debug)]
 pub(crate) struct Room {
-    _connection: OwnedSemaphorePermit,
-    _node: OwnedSemaphorePermit,
+    own: OwnedSemaphorePermit,
+    node: OwnedSemaphorePermit,
 }
 
 impl Budget {
-    /// A connection's budget, drawing on the node's `node` budget too.
+    /// A connection's budget for request bodies, drawing on the node's `node` budget.
     pub(crate) fn for_connection(node: &Arc<Semaphore>) -> Self {
         Self {
-            connection: Arc::new(Semaphore::new(CONNECTION_REQUEST_BYTES)),
+            own: Arc::new(Semaphore::new(CONNECTION_REQUEST_BYTES)),
             node: node.clone(),
         }
     }
 
-    /// Waits for room for a body of `len` bytes (at most the frame bound, so always
-    /// within both budgets). The caller waits under the request deadline.
+    /// Waits for room for `len` bytes (at most the frame bound, so always within both
+    /// budgets).
     pub(crate) async fn room(&self, len: usize) -> Option<Room> {
         let permits = u32::try_from(len.max(1)).ok()?;
-        let connection = self
-            .connection
-            .clone()
-            .acquire_many_owned(permits)
-            .await
-            .ok()?;
+        let own = self.own.clone().acquire_many_owned(permits).await.ok()?;
         let node = self.node.clone().acquire_many_owned(permits).await.ok()?;
-        Some(Room {
-            _connection: connection,
-            _node: node,
-        })
+        Some(Room { own, node })
+    }
+
+    /// Makes `room` hold exactly `len` bytes: gives back what it holds beyond, or waits
+    /// for what it lacks.
+    pub(crate) async fn fit(&self, room: &mut Room, len: usize) -> Option<()> {
+        let held = room.own.num_permits();
+        let len = len.max(1);
+        if len < held {
+            drop(room.own.split(held - len));
+            drop(room.node.split(held - len));
+        } else if len > held {
+            let more = self.room(len - held).await?;
+            room.own.merge(more.own);
+            room.node.merge(more.node);
+        }
+        Some(())
+    }
+}
+
+/// Room to hold before computing the answer to `request`: the most its answer can be.
+/// Answers that list (threads, a thread's posts, decisions, members, unread, spaces)
+/// are bounded by the frame; the others are small.
+pub(crate) fn answer_reserve(request: &Request) -> usize {
+    match request {
+        Request::Threads { .. }
+        | Request::Thread { .. }
+        | Request::Decisions { .. }
+        | Request::Members { .. }
+        | Request::Unread { .. }
+        | Request::Spaces => MAX_MESSAGE_BYTES,
+        _ => SMALL_ANSWER_BYTES,
+    }
+}
+
+/// Answer budgets: one per user (shared by the user's connections), drawing on the
+/// node's.
+#[derive(Debug)]
+pub(crate) struct Answers {
+    users: Mutex<HashMap<UserId, Weak<Semaphore>>>,
+    node: Arc<Semaphore>,
+}
+
+impl Default for Answers {
+    fn default() -> Self {
+        Self {
+            users: Mutex::default(),
+            node: Arc::new(Semaphore::new(NODE_ANSWER_BYTES)),
+        }
+    }
+}
+
+impl Answers {
+    /// Bytes of answers held now, all users together.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        NODE_ANSWER_BYTES.saturating_sub(self.node.available_permits())
+    }
+
+    /// The answer budget of `user`, shared with the user's other live connections.
+    pub(crate) fn of(&self, user: &UserId) -> Budget {
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(own) = users.get(user).and_then(Weak::upgrade) {
+            return Budget {
+                own,
+                node: self.node.clone(),
+            };
+        }
+        // Users whose connections all ended are forgotten as the map grows.
+        if users.len() >= 1_024 {
+            users.retain(|_, own| own.strong_count() > 0);
+        }
+        let own = Arc::new(Semaphore::new(USER_ANSWER_BYTES));
+        users.insert(*user, Arc::downgrade(&own));
+        Budget {
+            own,
+            node: self.node.clone(),
+        }
     }
 }
 
@@ -160,6 +241,25 @@ pub(crate) fn node_budget() -> Arc<Semaphore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_user_holds_only_so_many_answer_bytes_across_connections() {
+        let answers = Answers::default();
+        let ada = UserId::from_bytes([1; 32]);
+        let (first, second) = (answers.of(&ada), answers.of(&ada));
+        let mut big = first.room(MAX_MESSAGE_BYTES).await.expect("room");
+        let _rest = second
+            .room(USER_ANSWER_BYTES - MAX_MESSAGE_BYTES)
+            .await
+            .expect("room");
+        let waiting = tokio::time::timeout(Duration::from_millis(50), second.room(1)).await;
+        assert!(waiting.is_err(), "the user's connections share one budget");
+        let bob = answers.of(&UserId::from_bytes([2; 32]));
+        assert!(bob.room(MAX_MESSAGE_BYTES).await.is_some(), "others go on");
+        // An answer smaller than its reserve gives the rest back.
+        first.fit(&mut big, 1_000).await.expect("fits");
+        assert!(second.room(MAX_MESSAGE_BYTES - 1_000).await.is_some());
+    }
 
     #[test]
     fn an_address_holds_only_so_many_connections_and_gets_them_back() {

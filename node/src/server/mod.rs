@@ -61,6 +61,8 @@ pub(crate) struct Node {
     connections: Arc<limits::Connections>,
     /// The node-wide budget of request bytes being received.
     request_bytes: Arc<tokio::sync::Semaphore>,
+    /// Budgets of answers not yet read, per user and node-wide.
+    answers: limits::Answers,
     /// Held while threads are folded again, so one refolder writes lines at a time.
     refolding: Mutex<()>,
     /// Wakes the background refold task after posts are stored.
@@ -214,6 +216,7 @@ pub fn start(
         federation: Federation::new(federation, dialer),
         connections: Arc::default(),
         request_bytes: limits::node_budget(),
+        answers: limits::Answers::default(),
         refolding: Mutex::new(()),
         refold_wake: Arc::default(),
     });
@@ -516,20 +519,37 @@ async fn request(
             return;
         }
     };
-    let response = match Request::decode(&bytes) {
+    let request = match Request::decode(&bytes) {
         Ok(Request::Watch { space }) => return watch(&node, user, space, send).await,
-        Ok(request) => api::handle(&node, user, request).await,
-        Err(error) => Response::error(
+        Ok(request) => Ok(request),
+        Err(error) => Err(Response::error(
             parley_protocol::api::ApiErrorCode::Malformed,
             format!("could not decode the request: {error}"),
-        ),
+        )),
     };
-    if transport::write_frame(&mut send, &response.encode())
-        .await
-        .is_ok()
-    {
-        let _ = send.finish();
+    // Room for the answer is held from before it is computed until the client has it:
+    // a client that does not read its answers holds at most its budget.
+    let answers = node.answers.of(&user);
+    let reserve = request.as_ref().map_or(1, limits::answer_reserve);
+    let Some(mut room) = answers.room(reserve).await else {
+        return;
+    };
+    let response = match request {
+        Ok(request) => api::handle(&node, user, request).await,
+        Err(refusal) => refusal,
+    };
+    let encoded = response.encode();
+    drop(response);
+    if answers.fit(&mut room, encoded.len()).await.is_none() {
+        return;
     }
+    if transport::write_frame(&mut send, &encoded).await.is_ok() {
+        drop(encoded);
+        let _ = send.finish();
+        // Until the client acknowledged the answer (or the connection ends).
+        let _ = send.stopped().await;
+    }
+    drop(room);
 }
 
 /// Streams new posts of the user's spaces (or of one) until the client goes away.

@@ -351,3 +351,68 @@ async fn a_full_disk_refuses_posts_clearly_while_reads_go_on() {
     ));
     fx.node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_user_who_does_not_read_answers_holds_at_most_its_budget() {
+    use super::limits::USER_ANSWER_BYTES;
+    let fx = within(fixture()).await;
+    let founder = key(2);
+    // A thread whose first page is about 1 MiB.
+    let now = clock::now();
+    let replies: Vec<Post> = (0..5u64)
+        .map(|n| {
+            let reply = Content::Reply(Reply {
+                root: fx.thread,
+                parent: fx.thread,
+                body: "x".repeat(200 * 1024),
+                mentions: BoundedVec::new(),
+            });
+            Post::sign(&founder, fx.space, at(10 + n), reply, now).unwrap()
+        })
+        .collect();
+    fx.node.node.storage.insert(&replies).unwrap();
+    let reader = User::connect(&founder, &fx.node).await;
+    // Forty requests whose answers are never read.
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        let (mut send, recv) = reader.0.open_bi().await.unwrap();
+        let request = Request::Thread {
+            id: fx.thread,
+            from: 0,
+        };
+        transport::write_frame(&mut send, &request.encode())
+            .await
+            .unwrap();
+        send.finish().unwrap();
+        streams.push(recv);
+    }
+    // The node holds answers up to the user's budget, and no more.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut held = 0;
+    while tokio::time::Instant::now() < deadline {
+        held = fx.node.node.answers.held();
+        if held > USER_ANSWER_BYTES / 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(held > USER_ANSWER_BYTES / 2, "answers are held: {held}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = fx.node.node.answers.held();
+    assert!(held <= USER_ANSWER_BYTES, "{held} bytes of answers held");
+    // Others are answered meanwhile.
+    let other = User::connect(&key(3), &fx.node).await;
+    assert!(matches!(
+        other.ask(&Request::Spaces).await,
+        Response::Spaces { .. }
+    ));
+    // Once the reader goes away, its answers are let go.
+    reader.0.close(0u32.into(), b"bye");
+    drop(streams);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while fx.node.node.answers.held() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(fx.node.node.answers.held(), 0);
+    fx.node.shutdown().await.unwrap();
+}

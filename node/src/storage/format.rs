@@ -104,7 +104,87 @@ fn open_index(dir: &Path, existed: bool) -> Result<sled::Db, StorageError> {
 
 /// Opens a sled database, turning its errors (and panics) into ones about the store
 /// in `dir`.
+///
+/// A damaged snapshot (sled's summary of its log, `snap.*`, rewritten from time to time)
+/// does not cost the store: when sled refuses the database and snapshots are there,
+/// they are moved into [`SET_ASIDE_DIR`] and sled reads its whole log instead. If it
+/// still refuses, they are put back and the first error stands.
 pub(super) fn open_sled(dir: &Path, config: &sled::Config) -> Result<sled::Db, StorageError> {
+    let error = match open_sled_once(dir, config) {
+        Err(error @ (StorageError::Unreadable { .. } | StorageError::EnginePanicked { .. })) => {
+            error
+        }
+        other => return other,
+    };
+    let database = config.get_path();
+    let moved = match set_aside_snapshots(&database) {
+        Ok(moved) if !moved.is_empty() => moved,
+        Ok(_) => return Err(error),
+        Err(source) => {
+            tracing::warn!(%source, "could not set the database's snapshots aside");
+            return Err(error);
+        }
+    };
+    match open_sled_once(dir, config) {
+        Ok(db) => {
+            tracing::warn!(
+                store = %dir.display(),
+                snapshots = ?moved.iter().map(|(_, to)| to.display().to_string()).collect::<Vec<_>>(),
+                %error,
+                "the database's snapshot was damaged: it was set aside and the database read from its log (nothing is lost; the files set aside may be deleted)"
+            );
+            Ok(db)
+        }
+        Err(_) => {
+            for (from, to) in moved.iter().rev() {
+                if let Err(source) = std::fs::rename(to, from) {
+                    tracing::warn!(%source, file = %to.display(), "could not put a snapshot back");
+                }
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Where damaged snapshots of a sled database are moved, inside its folder (sled looks
+/// only at the folder's own files).
+pub(super) const SET_ASIDE_DIR: &str = "snapshots-set-aside";
+
+/// Moves the sled snapshots of the database in `database` into [`SET_ASIDE_DIR`];
+/// returns each file's old and new path.
+fn set_aside_snapshots(
+    database: &Path,
+) -> Result<Vec<(std::path::PathBuf, std::path::PathBuf)>, std::io::Error> {
+    let mut snapshots = Vec::new();
+    for entry in std::fs::read_dir(database)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("snap.") && entry.file_type()?.is_file() {
+            snapshots.push(name);
+        }
+    }
+    if snapshots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let aside = database.join(SET_ASIDE_DIR);
+    std::fs::create_dir_all(&aside)?;
+    let mut moved = Vec::new();
+    for name in snapshots {
+        let from = database.join(&name);
+        let mut to = aside.join(&name);
+        let mut n = 1;
+        while to.exists() {
+            to = aside.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        std::fs::rename(&from, &to)?;
+        moved.push((from, to));
+    }
+    Ok(moved)
+}
+
+/// One attempt at opening a sled database.
+fn open_sled_once(dir: &Path, config: &sled::Config) -> Result<sled::Db, StorageError> {
     // sled 0.34 may panic on some damaged files instead of returning an error; a
     // damaged store must be an error, never a crash of the node (nor a backtrace
     // printed before the error that explains it).
@@ -485,6 +565,48 @@ mod tests {
                 ),
                 Ok(_) => panic!("{what}: a damaged store opened"),
             }
+        }
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_set_aside_and_nothing_is_lost() {
+        let tmp = tempfile::tempdir().unwrap();
+        let posts = crate::storage::testing::thread_space(20);
+        {
+            let storage = crate::storage::testing::reopen(tmp.path());
+            storage.insert(&posts).unwrap();
+            storage.flush().unwrap();
+        }
+        // sled writes a snapshot of its log as it opens a database.
+        drop(crate::storage::testing::reopen(tmp.path()));
+        let index = tmp.path().join(INDEX_DIR);
+        let snapshots: Vec<_> = std::fs::read_dir(&index)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                path.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("snap.")
+            })
+            .collect();
+        assert!(
+            !snapshots.is_empty(),
+            "sled wrote a snapshot when it opened the store"
+        );
+        for snapshot in &snapshots {
+            let mut bytes = std::fs::read(snapshot).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            std::fs::write(snapshot, bytes).unwrap();
+        }
+        let storage = crate::storage::testing::reopen(tmp.path());
+        for post in &posts {
+            assert_eq!(storage.get(&post.id()).unwrap().as_ref(), Some(post));
+        }
+        for snapshot in &snapshots {
+            let name = snapshot.file_name().unwrap();
+            assert!(index.join(SET_ASIDE_DIR).join(name).exists());
         }
     }
 }

@@ -266,5 +266,8 @@ fn transport_config(timeouts: Timeouts) -> Arc<TransportConfig> {
     config.max_concurrent_uni_streams(VarInt::from_u32(MAX_CONCURRENT_UNI_STREAMS));
     config.stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW));
     config.receive_window(VarInt::from_u32(CONNECTION_RECEIVE_WINDOW));
+    // What this side buffers unsent, per connection: no more than the peer's window lets
+    // fly, so a peer that does not read holds no more of this side's memory.
+    config.send_window(u64::from(CONNECTION_RECEIVE_WINDOW));
     Arc::new(config)
 }

@@ -168,3 +168,38 @@ async fn an_oversize_frame_on_a_reconciliation_stream_ends_that_stream_alone() {
     assert!(peer.connection.close_reason().is_none());
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_oversize_frame_on_the_control_stream_is_explained_before_the_connection_ends() {
+    use parley_protocol::wire::ErrorCode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (node, _, _) = within(super::node_with_spaces(
+        dir.path(),
+        key(8).node_id(),
+        key(9).node_id(),
+        FederationConfig::default(),
+    ))
+    .await;
+    let mut peer = within(HandPeer::connect(&key(8), &node)).await.unwrap();
+    // A length over the message bound on the control stream, and none of the bytes.
+    let over = u32::try_from(parley_protocol::limits::MAX_MESSAGE_BYTES + 1).unwrap();
+    peer.send.write_all(&over.to_le_bytes()).await.unwrap();
+    // The peer reads the node's control stream until the explanation (later Hellos
+    // may come first), then the connection ends.
+    let mut explained = false;
+    for _ in 0..16 {
+        match within(peer.receive()).await {
+            Some(Message::Error { code, .. }) => {
+                assert_eq!(code, ErrorCode::TooLarge);
+                explained = true;
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(explained, "the node said why before it closed");
+    within(peer.connection.closed()).await;
+    node.shutdown().await.unwrap();
+}
