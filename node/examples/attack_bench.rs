@@ -5,7 +5,7 @@
 //! 127.0.0.1. Prints a markdown table; asserts nothing.
 //!
 //! ```text
-//! cargo run --release --locked -p parley-node --example attack_bench [-- --quick]
+//! cargo run --release --locked -p parley-node --example attack_bench [-- --quick] [--only N]
 //! ```
 //!
 //! The attacks (issue 11):
@@ -15,7 +15,9 @@
 //! 3. a peer replicating a space of 20,000 posts that opens 32 reconciliations and
 //!    sends 200 frames on each, reading no answer;
 //! 4. a registered user opening 128 streams, each claiming a 4 MiB request and
-//!    sending 2 MiB of it, then stalling.
+//!    sending 2 MiB of it, then stalling;
+//! 5. another registered user, a member of the big space, asking for its first 500
+//!    threads on 16 connections x 128 streams and reading none of the answers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 use parley_node::{clock, keyfile, storage::Storage, transport};
 use parley_protocol::NodeId;
 use parley_protocol::api::{CLIENT_ALPN, Request, Response};
-use parley_protocol::content::{Content, Genesis, Replica, Thread};
+use parley_protocol::content::{Content, Genesis, Member, Replica, Thread};
 use parley_protocol::encoding::{BoundedVec, ByteString};
 use parley_protocol::sync::{Item, Output, SyncConfig, SyncSession};
 use parley_protocol::wire::{Message, WIRE_VERSION};
@@ -53,7 +55,7 @@ async fn main() -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
     let addr = daemon::init(&parleyd, dir.path())?;
     let node_key = keyfile::read(&dir.path().join("node.key"))?;
-    let (user, peer) = (key(1), key(2));
+    let (user, peer, reader) = (key(1), key(2), key(3));
     let now = clock::now();
     let start = Timestamp::from_millis(now.as_millis() - 86_400_000);
     let genesis = |name: &str, nonce: u8| Genesis {
@@ -67,6 +69,9 @@ async fn main() -> Result<(), BoxError> {
     let share = Content::ShareReplica(Replica {
         node: peer.node_id(),
     });
+    let member = Content::AddMember(Member {
+        user: reader.user_id(),
+    });
     let mut posts = vec![
         small.clone(),
         big.clone(),
@@ -75,6 +80,13 @@ async fn main() -> Result<(), BoxError> {
             big.space(),
             start.saturating_add_millis(1),
             share,
+            now,
+        )?,
+        Post::sign(
+            &user,
+            big.space(),
+            start.saturating_add_millis(1),
+            member,
             now,
         )?,
     ];
@@ -98,6 +110,7 @@ async fn main() -> Result<(), BoxError> {
             storage.insert(chunk)?;
         }
         storage.register_user(&user.user_id(), now)?;
+        storage.register_user(&reader.user_id(), now)?;
         storage.flush()?;
         storage.items(&big.space())?
     };
@@ -110,7 +123,7 @@ async fn main() -> Result<(), BoxError> {
     );
     println!("| phase | node peak RSS | user p50 | user p99 | user requests | note |");
     println!("|---|---:|---:|---:|---:|---|");
-    let attacks: [(&str, Attack); 5] = [
+    let attacks: [(&str, Attack); 6] = [
         ("baseline (no attack)", Attack::None),
         (
             "1. strangers: 4 conns x 128 streams claiming 4 MiB",
@@ -125,6 +138,10 @@ async fn main() -> Result<(), BoxError> {
             Attack::StalledUser,
         ),
         (
+            "5. member: 16 conns x 128 streams of 500 threads, answers unread",
+            Attack::UnreadAnswers,
+        ),
+        (
             "2. strangers: 2,000 connections",
             Attack::StrangerConnections,
         ),
@@ -135,11 +152,20 @@ async fn main() -> Result<(), BoxError> {
         addr,
         user: &user,
         peer: &peer,
+        reader: &reader,
         small: small.space(),
         big: big.space(),
         items,
     };
+    // `-- --only N` runs the baseline and attack N alone.
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
     for (name, attack) in attacks {
+        if let Some(only) = &only
+            && !matches!(attack, Attack::None)
+            && !name.starts_with(&format!("{only}."))
+        {
+            continue;
+        }
         let row = run_phase(&context, attack, phase).await?;
         println!(
             "| {name} | {} MiB | {:.1} ms | {:.1} ms | {} | {} |",
@@ -162,6 +188,7 @@ enum Attack {
     StrangerConnections,
     UnreadReconciliation,
     StalledUser,
+    UnreadAnswers,
 }
 
 struct Context<'a> {
@@ -170,6 +197,7 @@ struct Context<'a> {
     addr: std::net::SocketAddr,
     user: &'a SecretKey,
     peer: &'a SecretKey,
+    reader: &'a SecretKey,
     small: SpaceId,
     big: SpaceId,
     items: Vec<Item>,
@@ -418,6 +446,43 @@ async fn launch(
                 }
                 wait(&stop).await;
                 format!("{} streams, {} MiB sent", streams.len(), bytes >> 20)
+            })
+        }
+        Attack::UnreadAnswers => {
+            let reader = SecretKey::from_seed(&cx.reader.to_seed());
+            let request = Request::threads(cx.big, 500).encode();
+            tokio::spawn(async move {
+                let (mut held, mut connections) = (Vec::new(), Vec::new());
+                let mut asked = 0;
+                for _ in 0..16 {
+                    let Ok(endpoint) = transport::client_endpoint(&reader, addr) else {
+                        break;
+                    };
+                    let Ok(connection) =
+                        transport::connect(&endpoint, addr, node_id, CLIENT_ALPN).await
+                    else {
+                        break;
+                    };
+                    for _ in 0..128 {
+                        let Ok(Ok((mut send, recv))) =
+                            tokio::time::timeout(Duration::from_millis(200), connection.open_bi())
+                                .await
+                        else {
+                            break;
+                        };
+                        if transport::write_frame(&mut send, &request).await.is_ok() {
+                            asked += 1;
+                        }
+                        held.push((send, recv));
+                    }
+                    connections.push((endpoint, connection));
+                }
+                wait(&stop).await;
+                for (_, connection) in &connections {
+                    connection.close(0u32.into(), b"done");
+                }
+                drop(held);
+                format!("{asked} requests, no answer read")
             })
         }
     })

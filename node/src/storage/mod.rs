@@ -103,6 +103,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
+use parley_protocol::SpaceId;
+
 pub use cache::DEFAULT_POST_CACHE_BYTES;
 pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
 pub use disk::DEFAULT_MIN_FREE_BYTES;
@@ -116,6 +118,14 @@ pub use rebuild::Rebuilt;
 pub use reconcile::{ItemsHeld, SpaceItems};
 pub use state::SpaceState;
 pub use users::RegisteredUser;
+
+/// Counters of the items' state (see `Storage::items_generation`).
+const GENERATION_SLOTS: usize = 64;
+
+/// The counter of `space`'s items.
+fn generation_slot(space: &SpaceId) -> usize {
+    usize::from(space.as_bytes()[0]) % GENERATION_SLOTS
+}
 
 /// The most memory sled may use for its page cache. sled's default is 1 GiB; the node
 /// must stay well under 200 MB.
@@ -132,14 +142,17 @@ pub struct Storage {
     /// the items (see [`Storage::hold_items`]).
     writer: Arc<RwLock<()>>,
     /// Changes whenever a space's items or their sums change, so that what was read of
-    /// them is known to be current.
-    items_generation: Arc<AtomicU64>,
+    /// them is known to be current: one counter per slot of spaces (a space's slot is
+    /// its id's first byte, modulo [`GENERATION_SLOTS`]).
+    items_generation: Arc<[AtomicU64; GENERATION_SLOTS]>,
     /// What was recovered when this opening rebuilt a lost index from the log.
     rebuilt: Option<Arc<Rebuilt>>,
     /// Bytes kept free on the store's filesystem (see the `disk` module).
     min_free: Arc<AtomicU64>,
     /// Posts read back recently (see the `cache` module).
     posts: Arc<cache::PostCache>,
+    /// Runs of items read back for reconciliation (see the `reconcile` module).
+    runs: Arc<reconcile::RunCache>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -162,10 +175,11 @@ impl Storage {
             log: Arc::new(log),
             path: Arc::new(dir.to_path_buf()),
             writer: Arc::new(RwLock::new(())),
-            items_generation: Arc::new(AtomicU64::new(0)),
+            items_generation: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             rebuilt: rebuilt.map(Arc::new),
             min_free: Arc::new(AtomicU64::new(DEFAULT_MIN_FREE_BYTES)),
             posts: Arc::new(cache::PostCache::new(DEFAULT_POST_CACHE_BYTES)),
+            runs: Arc::new(reconcile::RunCache::new(reconcile::RUN_CACHE_BYTES)),
         };
         storage.finish_erasing()?;
         if let Some(rebuilt) = &storage.rebuilt {
@@ -225,14 +239,15 @@ impl Storage {
         ItemsHeld::new(self.writer.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The current state of the items: it changes with every batch that adds or
-    /// removes items.
-    fn items_generation(&self) -> u64 {
-        self.items_generation.load(Ordering::Acquire)
+    /// The current state of the items of `space`: it changes with every batch that adds
+    /// or removes items of the space (or of another space of its slot).
+    fn items_generation(&self, space: &SpaceId) -> u64 {
+        self.items_generation[generation_slot(space)].load(Ordering::Acquire)
     }
 
-    /// Notes that items changed (call after their batch, under the writer lock).
-    fn items_changed(&self) {
-        self.items_generation.fetch_add(1, Ordering::AcqRel);
+    /// Notes that items of `space` changed (call after their batch, under the writer
+    /// lock).
+    fn items_changed(&self, space: &SpaceId) {
+        self.items_generation[generation_slot(space)].fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -72,9 +72,10 @@ impl Storage {
         sums.write(&mut batch);
         self.note_new_posts(&mut batch, &fresh)?;
         self.db.apply_batch(batch)?;
-        self.items_changed();
+        let spaces: BTreeSet<SpaceId> = fresh.iter().map(|post| post.space()).collect();
+        spaces.iter().for_each(|space| self.items_changed(space));
         self.split_grown(&sums)?;
-        self.items_changed();
+        spaces.iter().for_each(|space| self.items_changed(space));
         // Folding their threads reads them back at once.
         fresh.iter().for_each(|post| self.posts.insert(post));
         Ok(outcomes)

@@ -72,7 +72,9 @@ impl Storage {
         };
         batch.insert(keys::quarantine(id), record::encode(&quarantined));
         self.db.apply_batch(batch)?;
-        self.items_changed();
+        if let Some((space, _)) = &item {
+            self.items_changed(space);
+        }
         self.posts.remove(id);
         tracing::warn!(
             post = %id,

@@ -4,18 +4,16 @@
 //! [`ItemsHeld`] keeps the items still while a reconciliation step reads them.
 
 use std::cell::RefCell;
-use std::sync::RwLockReadGuard;
+use std::sync::{Arc, RwLockReadGuard};
 
 use parley_protocol::SpaceId;
 use parley_protocol::sync::{IdSum, Item, ItemIndex, ItemsUnreadable};
 
-use super::sums::{GROUPS, LOWEST};
+use super::sums::{GROUPS, LOWEST, RUNS};
 use super::{Corruption, Storage, StorageError, keys};
 
-/// Groups' runs kept per reader.
-const RUN_LISTS: usize = 16;
-/// Runs' items kept per reader.
-const ITEM_LISTS: usize = 64;
+/// Bytes of runs read back that the node keeps (see [`RunCache`]).
+pub(super) const RUN_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Keeps every space's items as they are while it lives (see [`Storage::hold_items`]).
 #[must_use = "the items stay still only while the guard lives"]
@@ -36,13 +34,14 @@ impl std::fmt::Debug for ItemsHeld<'_> {
 }
 
 /// The items of one space as reconciliation reads them: by position in
-/// `(created_at, id)` order. It reads the store at each call and keeps what it read
-/// (a few runs, bounded) until the items change. Read it only while holding
-/// [`Storage::hold_items`], so that one step sees one state of the items.
+/// `(created_at, id)` order. It reads the space's groups at each step (a handful of
+/// records) and finds their runs and items in the node's [`RunCache`], read from the
+/// store when missing or changed. Read it only while holding [`Storage::hold_items`],
+/// so that one step sees one state of the items.
 pub struct SpaceItems {
     storage: Storage,
     space: SpaceId,
-    cache: RefCell<Cache>,
+    groups: RefCell<Option<(u64, Arc<[Record]>)>>,
 }
 
 impl std::fmt::Debug for SpaceItems {
@@ -54,7 +53,7 @@ impl std::fmt::Debug for SpaceItems {
 }
 
 /// A group or run: its first key, its sum, the position of its first item and the sum
-/// of every item before it.
+/// of every item before it (in the space for a group, in its group for a run).
 #[derive(Clone, Copy, Debug)]
 struct Record {
     first: Item,
@@ -69,21 +68,65 @@ impl Record {
     }
 }
 
-/// What a reader has read of the current state of the items.
-#[derive(Debug, Default)]
-struct Cache {
-    generation: Option<u64>,
-    groups: Option<Vec<Record>>,
-    /// Runs of a group, by the group's place.
-    runs: Vec<(usize, Vec<Record>)>,
-    /// Items of a run, by the run's first key.
-    items: Vec<(Item, Vec<Item>)>,
+/// What the cache keeps of a run or a group, with the sum it was read at: valid while
+/// the record's sum is still that (an item added or removed changes it; a split
+/// changes the sum kept under the same first key).
+#[derive(Clone, Debug)]
+enum Cached {
+    /// A group's runs, positions and sums counted from the group's start.
+    Runs(IdSum, Arc<[Record]>),
+    /// A run's items, and the sums of their prefixes (`prefix[k]` sums the first `k`).
+    Items(IdSum, Arc<[Item]>, Arc<[IdSum]>),
 }
 
-/// A run, where it ends (the next run's first key, `None` for the last) and its items.
+/// Runs and items read back for reconciliation, shared by every session of the node and
+/// bounded in bytes ([`RUN_CACHE_BYTES`]). An entry is used only while the sum kept in
+/// the store for its record is the one it was read at.
+pub(super) struct RunCache {
+    cache: quick_cache::sync::Cache<(SpaceId, u8, Item), Cached, Weight>,
+}
+
+impl std::fmt::Debug for RunCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunCache")
+            .field("bytes", &self.cache.weight())
+            .finish()
+    }
+}
+
+/// What an entry weighs: about the memory it holds.
+#[derive(Clone, Copy, Debug)]
+struct Weight;
+
+impl quick_cache::Weighter<(SpaceId, u8, Item), Cached> for Weight {
+    fn weight(&self, _: &(SpaceId, u8, Item), cached: &Cached) -> u64 {
+        let bytes = match cached {
+            Cached::Runs(_, runs) => runs.len() * size_of::<Record>(),
+            Cached::Items(_, items, prefix) => {
+                items.len() * size_of::<Item>() + prefix.len() * size_of::<IdSum>()
+            }
+        };
+        bytes as u64 + 128
+    }
+}
+
+impl RunCache {
+    pub(super) fn new(bytes: u64) -> Self {
+        let entries = usize::try_from(bytes / 16_384).unwrap_or(usize::MAX).max(1);
+        Self {
+            cache: quick_cache::sync::Cache::with_weighter(entries, bytes.max(1), Weight),
+        }
+    }
+}
+
+/// A run's items and the sums of their prefixes.
+type RunItems = (Arc<[Item]>, Arc<[IdSum]>);
+
+/// A run and its items, with their prefix sums.
 struct Located {
     run: Record,
-    items: Vec<Item>,
+    items: Arc<[Item]>,
+    prefix: Arc<[IdSum]>,
 }
 
 impl Storage {
@@ -92,126 +135,163 @@ impl Storage {
         SpaceItems {
             storage: self.clone(),
             space,
-            cache: RefCell::new(Cache::default()),
+            groups: RefCell::new(None),
         }
     }
 }
 
 impl SpaceItems {
-    /// Runs `read` over the cache, emptied first if the items changed since it was
-    /// filled; a store error is logged and reported as [`ItemsUnreadable`].
+    /// Runs `read`; a store error is logged and reported as [`ItemsUnreadable`].
     fn with<T>(
         &self,
-        read: impl FnOnce(&Self, &mut Cache) -> Result<T, StorageError>,
+        read: impl FnOnce(&Self) -> Result<T, StorageError>,
     ) -> Result<T, ItemsUnreadable> {
-        let mut cache = self.cache.borrow_mut();
-        let generation = self.storage.items_generation();
-        if cache.generation != Some(generation) {
-            *cache = Cache {
-                generation: Some(generation),
-                ..Cache::default()
-            };
-        }
-        read(self, &mut cache).map_err(|error| {
+        read(self).map_err(|error| {
             tracing::warn!(space = %self.space, %error, "reading the items to reconcile");
             ItemsUnreadable
         })
     }
 
-    fn groups<'c>(&self, cache: &'c mut Cache) -> Result<&'c [Record], StorageError> {
-        if cache.groups.is_none() {
-            let records = self
-                .storage
-                .records_between(&self.space, GROUPS, &LOWEST, None)?;
-            cache.groups = Some(cumulate(records, 0, IdSum::EMPTY));
+    /// The space's groups, read again when its items changed.
+    fn groups(&self) -> Result<Arc<[Record]>, StorageError> {
+        let generation = self.storage.items_generation(&self.space);
+        let mut groups = self.groups.borrow_mut();
+        if let Some((read_at, groups)) = groups.as_ref()
+            && *read_at == generation
+        {
+            return Ok(groups.clone());
         }
-        Ok(cache.groups.as_deref().unwrap_or_default())
+        let records = self
+            .storage
+            .records_between(&self.space, GROUPS, &LOWEST, None)?;
+        let read: Arc<[Record]> = cumulate(records, 0, IdSum::EMPTY).into();
+        *groups = Some((generation, read.clone()));
+        Ok(read)
     }
 
-    fn total(&self, cache: &mut Cache) -> Result<IdSum, StorageError> {
+    fn total(&self) -> Result<IdSum, StorageError> {
         Ok(self
-            .groups(cache)?
+            .groups()?
             .last()
             .map_or(IdSum::EMPTY, |last| last.before.plus(&last.sum)))
     }
 
-    /// The runs of the group at place `g`.
-    fn runs(&self, cache: &mut Cache, g: usize) -> Result<Vec<Record>, StorageError> {
-        if let Some((_, runs)) = cache.runs.iter().find(|(at, _)| *at == g) {
-            return Ok(runs.clone());
-        }
-        let groups = self.groups(cache)?;
+    /// The runs of the group at place `g` of `groups`, positioned in the space.
+    fn runs(&self, groups: &[Record], g: usize) -> Result<Vec<Record>, StorageError> {
         let Some(group) = groups.get(g).copied() else {
             return Ok(Vec::new());
         };
-        let end = groups.get(g + 1).map(|next| next.first);
-        let records = self
-            .storage
-            .runs_between(&self.space, &group.first, end.as_ref())?;
-        let runs = cumulate(records, group.start, group.before);
-        if runs.iter().map(|run| run.sum.count()).sum::<u64>() != group.sum.count() {
-            return Err(self.disagree("a group's runs"));
-        }
-        if cache.runs.len() == RUN_LISTS {
-            cache.runs.remove(0);
-        }
-        cache.runs.push((g, runs.clone()));
-        Ok(runs)
+        let key = (self.space, GROUPS, group.first);
+        let relative = match self.storage.runs.cache.get(&key) {
+            Some(Cached::Runs(sum, runs)) if sum == group.sum => runs,
+            _ => {
+                let end = groups.get(g + 1).map(|next| next.first);
+                let records = self
+                    .storage
+                    .runs_between(&self.space, &group.first, end.as_ref())?;
+                let runs: Arc<[Record]> = cumulate(records, 0, IdSum::EMPTY).into();
+                let counted = runs.last().map_or(IdSum::EMPTY, |r| r.before.plus(&r.sum));
+                if counted != group.sum {
+                    return Err(self.disagree("a group's runs"));
+                }
+                self.storage
+                    .runs
+                    .cache
+                    .insert(key, Cached::Runs(group.sum, runs.clone()));
+                runs
+            }
+        };
+        Ok(relative
+            .iter()
+            .map(|run| Record {
+                start: group.start + run.start,
+                before: group.before.plus(&run.before),
+                ..*run
+            })
+            .collect())
     }
 
-    /// The items of `run`, which ends where `end` starts.
+    /// The items of `run` (which ends where `end` starts) and their prefix sums.
     fn items(
         &self,
-        cache: &mut Cache,
         run: &Record,
         end: Option<Item>,
-    ) -> Result<Vec<Item>, StorageError> {
-        if let Some((_, items)) = cache.items.iter().find(|(first, _)| *first == run.first) {
-            return Ok(items.clone());
+    ) -> Result<RunItems, StorageError> {
+        let key = (self.space, RUNS, run.first);
+        if let Some(Cached::Items(sum, items, prefix)) = self.storage.runs.cache.get(&key)
+            && sum == run.sum
+        {
+            return Ok((items, prefix));
         }
         let items = self
             .storage
             .items_between(&self.space, &run.first, end.as_ref())?;
-        if items.len() as u64 != run.sum.count() {
+        let mut prefix = Vec::with_capacity(items.len() + 1);
+        let mut sum = IdSum::EMPTY;
+        prefix.push(sum);
+        for item in &items {
+            sum.add(&item.id);
+            prefix.push(sum);
+        }
+        if sum != run.sum {
             return Err(self.disagree("a run's items"));
         }
-        if cache.items.len() == ITEM_LISTS {
-            cache.items.remove(0);
-        }
-        cache.items.push((run.first, items.clone()));
-        Ok(items)
+        let (items, prefix): (Arc<[Item]>, Arc<[IdSum]>) = (items.into(), prefix.into());
+        self.storage
+            .runs
+            .cache
+            .insert(key, Cached::Items(run.sum, items.clone(), prefix.clone()));
+        Ok((items, prefix))
     }
 
     /// The run holding position `position` (below the total) and its items.
-    fn locate(&self, cache: &mut Cache, position: usize) -> Result<Located, StorageError> {
-        let groups = self.groups(cache)?;
+    fn locate(&self, position: usize) -> Result<Located, StorageError> {
+        let groups = self.groups()?;
         let g = groups
             .partition_point(|group| group.start <= position)
             .saturating_sub(1);
-        let next_group = groups.get(g + 1).map(|next| next.first);
-        let runs = self.runs(cache, g)?;
-        let r = runs
-            .partition_point(|run| run.start <= position)
-            .saturating_sub(1);
+        self.locate_in(&groups, g, |run| run.start <= position)
+            .and_then(|located| {
+                if position < located.run.end() {
+                    Ok(located)
+                } else {
+                    Err(self.disagree("a run's items"))
+                }
+            })
+    }
+
+    /// The last run of group `g` for which `at_or_before` holds, and its items.
+    fn locate_in(
+        &self,
+        groups: &[Record],
+        g: usize,
+        at_or_before: impl Fn(&Record) -> bool,
+    ) -> Result<Located, StorageError> {
+        let runs = self.runs(groups, g)?;
+        let r = runs.partition_point(at_or_before).saturating_sub(1);
         let Some(run) = runs.get(r).copied() else {
             return Err(self.disagree("a group's runs"));
         };
-        let end = runs.get(r + 1).map(|next| next.first).or(next_group);
-        let items = self.items(cache, &run, end)?;
-        if position >= run.end() {
-            return Err(self.disagree("a run's items"));
-        }
-        Ok(Located { run, items })
+        let end = runs
+            .get(r + 1)
+            .map(|next| next.first)
+            .or_else(|| groups.get(g + 1).map(|next| next.first));
+        let (items, prefix) = self.items(&run, end)?;
+        Ok(Located { run, items, prefix })
     }
 
     /// The sum of the items before `position`.
-    fn before(&self, cache: &mut Cache, position: usize) -> Result<IdSum, StorageError> {
-        let total = self.total(cache)?;
+    fn before(&self, position: usize) -> Result<IdSum, StorageError> {
+        let total = self.total()?;
         if position >= total.count() as usize {
             return Ok(total);
         }
-        let Located { run, items } = self.locate(cache, position)?;
-        Ok(run.before.plus(&IdSum::of(&items[..position - run.start])))
+        let Located { run, prefix, .. } = self.locate(position)?;
+        let within = prefix
+            .get(position - run.start)
+            .copied()
+            .ok_or_else(|| self.disagree("a run's items"))?;
+        Ok(run.before.plus(&within))
     }
 
     /// Sums that disagree with the items they sum: the store is damaged. The sums are
@@ -249,15 +329,15 @@ fn cumulate(records: Vec<(Item, IdSum)>, start: usize, before: IdSum) -> Vec<Rec
 
 impl ItemIndex for SpaceItems {
     fn count(&self) -> Result<usize, ItemsUnreadable> {
-        self.with(|this, cache| Ok(this.total(cache)?.count() as usize))
+        self.with(|this| Ok(this.total()?.count() as usize))
     }
 
     fn item(&self, position: usize) -> Result<Option<Item>, ItemsUnreadable> {
-        self.with(|this, cache| {
-            if position >= this.total(cache)?.count() as usize {
+        self.with(|this| {
+            if position >= this.total()?.count() as usize {
                 return Ok(None);
             }
-            let Located { run, items } = this.locate(cache, position)?;
+            let Located { run, items, .. } = this.locate(position)?;
             Ok(items.get(position - run.start).copied())
         })
     }
@@ -270,21 +350,17 @@ impl ItemIndex for SpaceItems {
     ) -> Result<(), ItemsUnreadable> {
         let mut position = begin;
         while position < end {
-            // One run at a time, the cache released while `each` runs.
-            let located = self.with(|this, cache| {
-                if position >= this.total(cache)?.count() as usize {
+            let located = self.with(|this| {
+                if position >= this.total()?.count() as usize {
                     return Ok(None);
                 }
-                this.locate(cache, position).map(Some)
+                this.locate(position).map(Some)
             })?;
-            let Some(Located { run, items }) = located else {
+            let Some(Located { run, items, .. }) = located else {
                 return Ok(());
             };
-            for item in &items[position - run.start..] {
-                if position >= end {
-                    return Ok(());
-                }
-                if !each(position, *item) {
+            for item in items.iter().skip(position - run.start) {
+                if position >= end || !each(position, *item) {
                     return Ok(());
                 }
                 position += 1;
@@ -294,32 +370,24 @@ impl ItemIndex for SpaceItems {
     }
 
     fn rank(&self, item: &Item) -> Result<usize, ItemsUnreadable> {
-        self.with(|this, cache| {
-            let groups = this.groups(cache)?;
+        self.with(|this| {
+            let groups = this.groups()?;
             if groups.is_empty() {
                 return Ok(0);
             }
             let g = groups
                 .partition_point(|group| group.first <= *item)
                 .saturating_sub(1);
-            let next_group = groups.get(g + 1).map(|next| next.first);
-            let runs = this.runs(cache, g)?;
-            let r = runs
-                .partition_point(|run| run.first <= *item)
-                .saturating_sub(1);
-            let Some(run) = runs.get(r).copied() else {
-                return Err(this.disagree("a group's runs"));
-            };
-            let end = runs.get(r + 1).map(|next| next.first).or(next_group);
-            let items = this.items(cache, &run, end)?;
+            let Located { run, items, .. } =
+                this.locate_in(&groups, g, |run| run.first <= *item)?;
             Ok(run.start + items.partition_point(|held| held < item))
         })
     }
 
     fn sum(&self, begin: usize, end: usize) -> Result<IdSum, ItemsUnreadable> {
-        self.with(|this, cache| {
-            let upto = this.before(cache, end)?;
-            let below = this.before(cache, begin.min(end))?;
+        self.with(|this| {
+            let upto = this.before(end)?;
+            let below = this.before(begin.min(end))?;
             Ok(upto.minus(&below))
         })
     }

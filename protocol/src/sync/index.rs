@@ -105,11 +105,13 @@ impl IdSum {
 /// Little-endian 256-bit addition, the carry out of the top dropped.
 fn add(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     let mut out = [0; 32];
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let total = u16::from(a[i]) + u16::from(b[i]) + carry;
-        out[i] = total.to_le_bytes()[0];
-        carry = total >> 8;
+    let mut carry = false;
+    for lane in 0..4 {
+        let (x, y) = (lane_of(a, lane), lane_of(b, lane));
+        let (sum, over) = x.overflowing_add(y);
+        let (sum, over_again) = sum.overflowing_add(u64::from(carry));
+        carry = over || over_again;
+        out[lane * 8..lane * 8 + 8].copy_from_slice(&sum.to_le_bytes());
     }
     out
 }
@@ -117,17 +119,22 @@ fn add(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
 /// Little-endian 256-bit subtraction, wrapping.
 fn sub(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     let mut out = [0; 32];
-    let mut borrow = 0i16;
-    for i in 0..32 {
-        let mut total = i16::from(a[i]) - i16::from(b[i]) - borrow;
-        borrow = 0;
-        if total < 0 {
-            total += 256;
-            borrow = 1;
-        }
-        out[i] = total.to_le_bytes()[0];
+    let mut borrow = false;
+    for lane in 0..4 {
+        let (x, y) = (lane_of(a, lane), lane_of(b, lane));
+        let (difference, under) = x.overflowing_sub(y);
+        let (difference, under_again) = difference.overflowing_sub(u64::from(borrow));
+        borrow = under || under_again;
+        out[lane * 8..lane * 8 + 8].copy_from_slice(&difference.to_le_bytes());
     }
     out
+}
+
+/// The `lane`th 64-bit little-endian word of `bytes`.
+fn lane_of(bytes: &[u8; 32], lane: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[lane * 8..lane * 8 + 8]);
+    u64::from_le_bytes(word)
 }
 
 /// An index could not be read (its owner says why, in its own log): the session fails
