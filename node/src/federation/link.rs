@@ -31,6 +31,9 @@ pub(crate) struct Link {
     pub(crate) counters: Arc<Counters>,
     /// Wakes the connection's sync loop early.
     pub(crate) wake: Notify,
+    /// Reconciliation steps of this connection run one at a time, so that one peer's
+    /// reconciliations take at most one core however many it opens.
+    pub(crate) steps: tokio::sync::Semaphore,
     state: Mutex<State>,
 }
 
@@ -84,6 +87,7 @@ impl Link {
             control: parts.control,
             counters: parts.counters,
             wake: Notify::new(),
+            steps: tokio::sync::Semaphore::new(1),
             state: Mutex::new(State {
                 hello: parts.hello,
                 offered: BTreeSet::new(),

@@ -83,14 +83,14 @@ pub(crate) async fn initiate(
         link.counters.clone(),
         node.federation.config.max_queued_posts,
     );
-    let mut session = start(node, space, true).await?;
+    let mut session = start(node, link, space, true).await?;
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
     let mut left = 0;
     let mut finished = drain(node, link, &outbox, &mut session, space, &mut left);
     while finished.is_none() {
         match read(node, &mut recv, &outbox).await? {
             Some(message @ Message::ReconcileFrame { .. }) => {
-                session = step(node, session, message).await?;
+                session = step(node, link, session, message).await?;
                 finished = drain(node, link, &outbox, &mut session, space, &mut left);
             }
             Some(other) => take_posts(&mut ingestor, &outbox, space, other).await?,
@@ -208,7 +208,7 @@ async fn answer(
         }
     }
     let mut session = match answer {
-        Answer::Items => start(node, space, false).await?,
+        Answer::Items => start(node, link, space, false).await?,
         Answer::Empty => SyncSession::respond(space, [], SyncConfig::default())?,
         Answer::Refuse => {
             tracing::debug!(peer = %link.peer, %space, "not answering a reconciliation");
@@ -223,7 +223,7 @@ async fn answer(
     };
     let empty = answer == Answer::Empty;
     let mut ingestor = Ingestor::new(node.clone(), link.clone());
-    session = step(node, session, open).await?;
+    session = step(node, link, session, open).await?;
     // A responder learns nothing it has that the peer lacks: nothing is left over.
     let mut left = 0;
     drain(node, link, outbox, &mut session, space, &mut left);
@@ -235,7 +235,7 @@ async fn answer(
                 if !answers_read(node, outbox).await? {
                     return Err(SyncFailure::Ended);
                 }
-                session = step(node, session, message).await?;
+                session = step(node, link, session, message).await?;
                 drain(node, link, outbox, &mut session, space, &mut left);
             }
             Message::Want { space: of, ids } if of == space => {
@@ -355,7 +355,13 @@ fn state_first(node: &Node, space: SpaceId, ids: Vec<PostId>) -> Vec<PostId> {
 
 /// A session over the space's items as the store keeps them (their sums read, not
 /// every item), started off the async threads: an initiator writes its first frame.
-async fn start(node: &Node, space: SpaceId, initiate: bool) -> Result<SyncSession, SyncFailure> {
+async fn start(
+    node: &Node,
+    link: &Link,
+    space: SpaceId,
+    initiate: bool,
+) -> Result<SyncSession, SyncFailure> {
+    let _turn = link.steps.acquire().await.map_err(|_| SyncFailure::Ended)?;
     let storage = node.storage.clone();
     tokio::task::spawn_blocking(move || {
         let items = storage.space_items(space);
@@ -373,12 +379,15 @@ async fn start(node: &Node, space: SpaceId, initiate: bool) -> Result<SyncSessio
 }
 
 /// Feeds the peer's `message` to `session` off the async threads, the items held still
-/// while it reads them; the session comes back to be drained.
+/// while it reads them, one step of the connection at a time; the session comes back
+/// to be drained.
 async fn step(
     node: &Node,
+    link: &Link,
     mut session: SyncSession,
     message: Message,
 ) -> Result<SyncSession, SyncFailure> {
+    let _turn = link.steps.acquire().await.map_err(|_| SyncFailure::Ended)?;
     let storage = node.storage.clone();
     tokio::task::spawn_blocking(move || {
         let _held = storage.hold_items();

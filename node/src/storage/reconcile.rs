@@ -212,11 +212,7 @@ impl SpaceItems {
     }
 
     /// The items of `run` (which ends where `end` starts) and their prefix sums.
-    fn items(
-        &self,
-        run: &Record,
-        end: Option<Item>,
-    ) -> Result<RunItems, StorageError> {
+    fn items(&self, run: &Record, end: Option<Item>) -> Result<RunItems, StorageError> {
         let key = (self.space, RUNS, run.first);
         if let Some(Cached::Items(sum, items, prefix)) = self.storage.runs.cache.get(&key)
             && sum == run.sum
