@@ -382,3 +382,79 @@ fn worlds_exercise_every_rule() {
         assert!(*n > 0, "no world exercises {what}: {seen:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// (f) What `view::ignored` refuses changes nothing.
+
+/// Candidate posts of a case: membership and replica changes about every user and a
+/// node, and retractions, edits, resolves and reopens of every post held, by every user.
+fn candidates(subset: &[&Post]) -> Vec<(u8, Content)> {
+    use parley_protocol::NodeId;
+    use parley_protocol::view::fixture::{
+        add, edit, grant, remove, reopen, resolve, retract, revoke, share, unshare,
+    };
+    let mut out = Vec::new();
+    for author in 1..=EVE {
+        for user in 1..=EVE {
+            let user = key(user).user_id();
+            out.extend([add(user), remove(user), grant(user), revoke(user)].map(|c| (author, c)));
+        }
+        out.push((author, share(NodeId::from_bytes([7; 32]))));
+        out.push((author, unshare(NodeId::from_bytes([7; 32]))));
+        for post in subset {
+            let id = post.id();
+            out.extend(
+                [
+                    retract(id),
+                    edit(id, None, "changed"),
+                    resolve(id, "decided"),
+                    reopen(id),
+                ]
+                .map(|c| (author, c)),
+            );
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(300) })]
+
+    /// A post the rule says would be ignored, dated after everything, leaves every view
+    /// as it was: a client that refuses it before signing, and a node that turns it
+    /// away, lose nothing anyone would see.
+    #[test]
+    fn what_is_refused_as_ignored_changes_nothing(
+        case in prop_oneof![cases(Style::Concurrent), cases(Style::Discussion)],
+        picks in prop::collection::vec(any::<usize>(), 24),
+    ) {
+        use parley_protocol::view::{Target, ignored};
+        let world = case.world();
+        let subset = case.subset(&world);
+        let view = fold(&world, &subset);
+        let before = everything(&view);
+        let fx = SpaceFixture::new(1, "world");
+        let all = candidates(&subset);
+        let mut refused = 0;
+        for pick in picks {
+            let (author, content) = &all[pick % all.len()];
+            let key = key(*author);
+            let user = key.user_id();
+            let target = content.target().and_then(|id| {
+                subset.iter().find(|post| post.id() == id).map(|post| Target {
+                    author: post.author(),
+                    kind: post.content().tag(),
+                })
+            });
+            if ignored(&view.standing(&user), &user, content, target.as_ref()).is_none() {
+                continue;
+            }
+            refused += 1;
+            let late = fx.post(&key, 10_000_000, content.clone());
+            let mut with = subset.clone();
+            with.push(&late);
+            prop_assert_eq!(&everything(&fold(&world, &with)), &before, "{:?} by {}", content, author);
+        }
+        let _ = refused;
+    }
+}

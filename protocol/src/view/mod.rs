@@ -22,6 +22,7 @@
 //! assert!(view.threads().is_empty());
 //! ```
 
+mod effect;
 mod history;
 mod membership;
 mod replica;
@@ -38,6 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use self::effect::{Ignored, Standing, Target, ignored};
 use self::history::History;
 pub use self::membership::Timeline;
 pub use self::summary::{Decision, ThreadSummary};
