@@ -56,6 +56,9 @@ pub(crate) enum ClientError {
         /// The draft.
         draft: std::path::PathBuf,
     },
+    /// The space's rules would ignore the post; nothing was signed or sent.
+    #[error("{0}; nothing was sent")]
+    Ignored(#[from] parley_protocol::view::Ignored),
     /// A watch ended because the node closed it.
     #[error("the node closed the watch: {0}")]
     Disconnected(String),
@@ -77,6 +80,7 @@ impl ClientError {
             Self::Usage(_) => "usage",
             Self::DraftKept { error, .. } => error.code(),
             Self::Disconnected(_) => "disconnected",
+            Self::Ignored(_) => "forbidden",
         }
     }
 }

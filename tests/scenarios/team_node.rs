@@ -321,3 +321,62 @@ fn watch_streams_new_posts_as_they_arrive() {
         "{doc}"
     );
 }
+
+/// A member who is not a moderator tries what only the thread's author or a moderator
+/// may do: each command says why and sends nothing; a change that changes nothing says
+/// so; nothing shows in the thread.
+#[test]
+fn what_the_space_would_ignore_is_refused_and_no_ops_say_so() {
+    let mut node = TestNode::init();
+    node.start();
+    let ada = TestUser::new();
+    let bob = TestUser::new();
+    ada.json(&["join", &node.invite()]);
+    let bob_id = bob.json(&["join", &node.invite()])["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let space = id(&ada.json(&["space", "create", "design"]));
+    ada.json(&["space", "add-member", &space, &bob_id]);
+    let thread = id(&ada.json(&["post", &space, "--title", "Q", "--body", "?"]));
+
+    for (args, why) in [
+        (
+            vec!["resolve", thread.as_str(), "--decision", "mine"],
+            "only the thread's author or a moderator can resolve it; nothing was sent",
+        ),
+        (
+            vec!["retract", thread.as_str()],
+            "only its author or a moderator can retract a post; nothing was sent",
+        ),
+        (
+            vec!["space", "add-member", space.as_str(), bob_id.as_str()],
+            "",
+        ),
+        (
+            vec!["space", "grant-moderator", space.as_str(), bob_id.as_str()],
+            "only a moderator of the space can make moderators; nothing was sent",
+        ),
+    ] {
+        let output = bob.run(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if why.is_empty() {
+            // Bob is a member already: nothing to do, and it says so.
+            assert!(output.status.success(), "{args:?}: {stderr}");
+            assert!(stdout.contains("is a member of design already; nothing was sent"), "{stdout}");
+        } else {
+            assert!(!output.status.success(), "{args:?} succeeded: {stdout}");
+            assert!(stderr.contains(why), "{args:?}: {stderr}");
+        }
+    }
+    let reopened = ada.run(&["reopen", &thread]);
+    assert!(reopened.status.success());
+    assert!(
+        String::from_utf8_lossy(&reopened.stdout).contains("is open already; nothing was sent"),
+        "{reopened:?}"
+    );
+    let shown = ada.json(&["show", &thread]);
+    assert_eq!(shown["resolved"], false);
+    assert_eq!(shown["posts"].as_array().map(Vec::len), Some(1));
+}

@@ -206,6 +206,7 @@ impl FakeNode {
                 moderators: view.moderators().iter().copied().collect(),
                 replicas: view.replicas().iter().copied().collect(),
                 names: names(view),
+                former_moderators: view.former_moderators().copied().collect(),
             }),
             Request::Decisions {
                 space,

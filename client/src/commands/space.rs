@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 use parley_protocol::api::{DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary};
 use parley_protocol::content::{Content, Genesis, Member, Profile, Replica};
+use parley_protocol::view;
 use parley_protocol::{NodeId, Post, SpaceId, UserId};
 use serde_json::json;
 
-use super::write::publish;
+use super::write::{publish, standing};
 use super::{Context, Outcome, read};
 use crate::cli::PageArgs;
 use crate::error::ClientError;
@@ -23,6 +24,8 @@ pub(crate) struct SpaceRef {
     pub(crate) id: SpaceId,
     /// Its name (cleaned for the terminal), or a short id when unknown.
     pub(crate) label: String,
+    /// Its founder, when it is one of the user's spaces.
+    pub(crate) founder: Option<UserId>,
 }
 
 /// Resolves a space id (`space1…`) or the name of one of the user's spaces. An id of a
@@ -32,11 +35,10 @@ pub(crate) async fn resolve(node: &mut impl Api, arg: &str) -> Result<SpaceRef, 
     let named = |s: &&SpaceSummary| s.genesis.name == arg;
     match arg.parse::<SpaceId>() {
         Ok(id) => {
-            let label = spaces
-                .iter()
-                .find(|s| s.space == id)
-                .map_or_else(|| short_id(arg), |s| clean_line(&s.genesis.name));
-            return Ok(SpaceRef { id, label });
+            let known = spaces.iter().find(|s| s.space == id);
+            let label = known.map_or_else(|| short_id(arg), |s| clean_line(&s.genesis.name));
+            let founder = known.map(|s| s.genesis.founder);
+            return Ok(SpaceRef { id, label, founder });
         }
         // Text shaped like an id that is not one is a mistyped id, unless a space of
         // the user's is really named so.
@@ -50,6 +52,7 @@ pub(crate) async fn resolve(node: &mut impl Api, arg: &str) -> Result<SpaceRef, 
         [one] => Ok(SpaceRef {
             id: one.space,
             label: clean_line(&one.genesis.name),
+            founder: Some(one.genesis.founder),
         }),
         [] => {
             let names: Vec<String> = spaces.iter().map(|s| clean_line(&s.genesis.name)).collect();
@@ -196,11 +199,62 @@ pub(crate) async fn change(
         }
     };
     let kind = content.kind_name();
+    if let Some(unchanged) = no_change(node, &space, &content).await? {
+        return Ok(Outcome::ok(
+            format!("{unchanged}; nothing was sent.\n"),
+            json!({ "id": null, "space": space.id.to_string(), "kind": kind, "subject": subject, "unchanged": true }),
+        ));
+    }
+    let standing = standing(ctx, node, space.id, space.founder).await?;
+    let me = ctx.home.key()?.user_id();
+    if let Some(why) = view::ignored(&standing, &me, &content, None) {
+        return Err(why.into());
+    }
     let id = publish(ctx, node, space.id, content).await?;
     Ok(Outcome::ok(
         format!("{text}\n"),
         json!({ "id": id.to_string(), "space": space.id.to_string(), "kind": kind, "subject": subject }),
     ))
+}
+
+/// What is so already, when a membership or replica change would change nothing.
+async fn no_change(
+    node: &mut impl Api,
+    space: &SpaceRef,
+    content: &Content,
+) -> Result<Option<String>, ClientError> {
+    let response = node.ask(Request::Members { space: space.id }).await?;
+    let Response::Members {
+        members,
+        moderators,
+        replicas,
+        ..
+    } = response
+    else {
+        return Err(unexpected(&response));
+    };
+    let label = &space.label;
+    Ok(match content {
+        Content::AddMember(Member { user }) if members.contains(user) => {
+            Some(format!("{user} is a member of {label} already"))
+        }
+        Content::RemoveMember(Member { user }) if !members.contains(user) => {
+            Some(format!("{user} is not a member of {label}"))
+        }
+        Content::GrantModerator(Member { user }) if moderators.contains(user) => {
+            Some(format!("{user} is a moderator of {label} already"))
+        }
+        Content::RevokeModerator(Member { user }) if !moderators.contains(user) => {
+            Some(format!("{user} is not a moderator of {label}"))
+        }
+        Content::ShareReplica(Replica { node }) if replicas.contains(node) => {
+            Some(format!("{label} is shared with node {node} already"))
+        }
+        Content::UnshareReplica(Replica { node }) if !replicas.contains(node) => {
+            Some(format!("{label} is not shared with node {node}"))
+        }
+        _ => None,
+    })
 }
 
 /// `parley members SPACE`.

@@ -9,6 +9,7 @@ use parley_protocol::content::{
 };
 use parley_protocol::encoding::ByteString;
 use parley_protocol::limits::MAX_BODY_BYTES;
+use parley_protocol::view::{self, Standing, Target};
 use parley_protocol::{Post, PostId, SpaceId, UserId};
 use serde_json::json;
 
@@ -170,13 +171,9 @@ pub(crate) async fn retract(
     target: PostId,
 ) -> Result<Outcome, ClientError> {
     let located = locate(node, target).await?;
-    let id = publish(
-        ctx,
-        node,
-        located.space,
-        Content::Retraction(Retraction { target }),
-    )
-    .await?;
+    let content = Content::Retraction(Retraction { target });
+    refuse_ignored(ctx, node, located.space, &content, Some(located.target())).await?;
+    let id = publish(ctx, node, located.space, content).await?;
     Ok(Outcome::ok(
         format!("Retracted {target} ({id}).\n"),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "retraction", "target": target.to_string() }),
@@ -220,9 +217,18 @@ pub(crate) async fn resolve_thread(
         thread: root,
         decision: decision.to_owned(),
     });
+    let (root_post, earlier) = thread_state(node, root).await?;
+    refuse_ignored(ctx, node, located.space, &content, Some(root_post)).await?;
     let id = publish(ctx, node, located.space, content).await?;
+    let replaces = earlier.map_or_else(String::new, |earlier| {
+        format!(
+            " It replaces the decision of {}: \"{}\".",
+            crate::render::text::date(earlier.at),
+            crate::render::text::clean_line(&earlier.decision)
+        )
+    });
     Ok(Outcome::ok(
-        format!("Resolved {root} ({id}).\n"),
+        format!("Resolved {root} ({id}).{replaces}\n"),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "resolve", "thread": root.to_string(), "decision": decision }),
     ))
 }
@@ -235,13 +241,16 @@ pub(crate) async fn reopen(
 ) -> Result<Outcome, ClientError> {
     let located = locate(node, thread).await?;
     let root = located.thread_or_refuse(thread, "reopen")?;
-    let id = publish(
-        ctx,
-        node,
-        located.space,
-        Content::Reopen(Reopen { thread: root }),
-    )
-    .await?;
+    let content = Content::Reopen(Reopen { thread: root });
+    let (root_post, resolution) = thread_state(node, root).await?;
+    if resolution.is_none() {
+        return Ok(Outcome::ok(
+            format!("{root} is open already; nothing was sent.\n"),
+            json!({ "id": null, "space": located.space.to_string(), "kind": "reopen", "thread": root.to_string(), "unchanged": true }),
+        ));
+    }
+    refuse_ignored(ctx, node, located.space, &content, Some(root_post)).await?;
+    let id = publish(ctx, node, located.space, content).await?;
     Ok(Outcome::ok(
         format!("Reopened {root} ({id}).\n"),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "reopen", "thread": root.to_string() }),
@@ -258,6 +267,14 @@ struct Located {
 }
 
 impl Located {
+    /// The post located, as a target of another post.
+    fn target(&self) -> Target {
+        Target {
+            author: self.author,
+            kind: self.kind,
+        }
+    }
+
     /// The thread of a thread or reply; anything else cannot be `verb`-ed.
     fn thread_or_refuse(&self, id: PostId, verb: &str) -> Result<PostId, ClientError> {
         self.thread.ok_or_else(|| {
@@ -287,6 +304,66 @@ async fn locate(node: &mut impl Api, id: PostId) -> Result<Located, ClientError>
             kind,
         }),
         other => Err(unexpected(&other)),
+    }
+}
+
+/// The thread `root` as a target (its root's author), and how it is resolved now.
+async fn thread_state(
+    node: &mut impl Api,
+    root: PostId,
+) -> Result<(Target, Option<view::Resolution>), ClientError> {
+    match node.ask(Request::Thread { id: root, from: 0 }).await? {
+        Response::Thread { thread, .. } => Ok((
+            Target {
+                author: thread.author,
+                kind: 1,
+            },
+            thread.resolution,
+        )),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Where the user stands in `space` now, as the node's member list says.
+pub(crate) async fn standing(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: SpaceId,
+    founder: Option<UserId>,
+) -> Result<Standing, ClientError> {
+    let me = ctx.home.key()?.user_id();
+    match node.ask(Request::Members { space }).await? {
+        Response::Members {
+            members,
+            moderators,
+            former_moderators,
+            ..
+        } => {
+            let moderator = moderators.contains(&me);
+            Ok(Standing {
+                member: members.contains(&me),
+                moderator,
+                ever_moderator: Some(moderator || former_moderators.contains(&me)),
+                founder,
+            })
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Refuses, before anything is signed, a post the space's rules would ignore.
+pub(crate) async fn refuse_ignored(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: SpaceId,
+    content: &Content,
+    target: Option<Target>,
+) -> Result<(), ClientError> {
+    let standing = standing(ctx, node, space, None).await?;
+    let me = ctx.home.key()?.user_id();
+    match view::ignored(&standing, &me, content, target.as_ref()) {
+        Some(why) => Err(why.into()),
+        None => Ok(()),
     }
 }
 
@@ -597,5 +674,118 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.code(), "unknown");
+    }
+
+    /// A space founded by another user (key 3), with the user as a plain member and a
+    /// thread of the founder's.
+    fn theirs_with_me_in_it(node: &mut FakeNode, me: UserId) -> (SpaceId, PostId) {
+        let founder = SecretKey::from_seed(&[3; 32]);
+        let genesis = parley_protocol::content::Genesis {
+            name: "theirs".to_owned(),
+            description: String::new(),
+            home_node: node.id,
+            nonce: [0; 16],
+        };
+        let genesis = Post::sign_genesis(&founder, NOW, genesis, NOW).unwrap();
+        let space = genesis.space();
+        let at = |ms| parley_protocol::Timestamp::from_millis(NOW.as_millis() + ms);
+        let add = Content::AddMember(Member { user: me });
+        let added = Post::sign(&founder, space, at(1), add, NOW).unwrap();
+        let thread = Content::Thread(Thread {
+            title: "Theirs".to_owned(),
+            body: "a question".to_owned(),
+            mentions: Default::default(),
+        });
+        let thread = Post::sign(&founder, space, at(2), thread, NOW).unwrap();
+        let root = thread.id();
+        for post in [genesis, added, thread] {
+            node.insert(post);
+        }
+        (space, root)
+    }
+
+    fn published(node: &FakeNode) -> usize {
+        node.requests
+            .iter()
+            .filter(|r| matches!(r, Request::Publish { .. }))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn what_the_space_would_ignore_is_refused_before_signing() {
+        let (_dir, ctx, mut node) = joined();
+        let me = ctx.home.key().unwrap().user_id();
+        let (space, root) = theirs_with_me_in_it(&mut node, me);
+        let error = resolve_thread(&ctx, &mut node, root, "mine")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "only the thread's author or a moderator can resolve it; nothing was sent"
+        );
+        assert_eq!(error.code(), "forbidden");
+        let error = retract(&ctx, &mut node, root).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "only its author or a moderator can retract a post; nothing was sent"
+        );
+        let someone = SecretKey::from_seed(&[9; 32]).user_id();
+        let error = space::change(
+            &ctx,
+            &mut node,
+            &space.to_string(),
+            space::Change::AddMember(someone),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "only a moderator of the space can add members; nothing was sent"
+        );
+        assert_eq!(published(&node), 0, "nothing was published");
+        // What counts goes through.
+        reply(&ctx, &mut node, root, &body("an answer"))
+            .await
+            .unwrap();
+        assert_eq!(published(&node), 1);
+    }
+
+    #[tokio::test]
+    async fn changes_that_change_nothing_say_so_and_send_nothing() {
+        let (_dir, ctx, mut node) = joined();
+        let space = team(&ctx, &mut node).await;
+        let me = ctx.home.key().unwrap().user_id();
+        let root = id(&post(&ctx, &mut node, "team", "Open", &body("b"))
+            .await
+            .unwrap());
+        let before = published(&node);
+        let open = reopen(&ctx, &mut node, root).await.unwrap();
+        assert_eq!(
+            open.text,
+            format!("{root} is open already; nothing was sent.\n")
+        );
+        assert_eq!(open.json["unchanged"], true);
+        let added = space::change(&ctx, &mut node, "team", space::Change::AddMember(me))
+            .await
+            .unwrap();
+        assert_eq!(
+            added.text,
+            format!("{me} is a member of team already; nothing was sent.\n")
+        );
+        assert_eq!(published(&node), before);
+        // A second decision says which one it replaces.
+        resolve_thread(&ctx, &mut node, root, "first")
+            .await
+            .unwrap();
+        let second = resolve_thread(&ctx, &mut node, root, "second")
+            .await
+            .unwrap();
+        assert!(
+            second.text.contains("It replaces the decision of"),
+            "{}",
+            second.text
+        );
+        assert!(second.text.contains("\"first\""), "{}", second.text);
+        let _ = space;
     }
 }

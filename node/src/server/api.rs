@@ -10,7 +10,7 @@ use parley_protocol::api::{
 };
 use parley_protocol::content::Content;
 use parley_protocol::encoding::ByteString;
-use parley_protocol::view::{SpaceView, ThreadPost, ThreadView};
+use parley_protocol::view::{self, SpaceView, Target, ThreadPost, ThreadView};
 use parley_protocol::{Post, PostId, SpaceId, UserId};
 
 use crate::clock;
@@ -71,6 +71,7 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
             moderators: view.moderators().iter().copied().collect(),
             replicas: view.replicas().iter().copied().collect(),
             names: names(view),
+            former_moderators: view.former_moderators().copied().collect(),
         }),
         Request::Decisions {
             space,
@@ -181,6 +182,9 @@ async fn publish(node: &Arc<Node>, user: UserId, envelope: &ByteString) -> Respo
         }
         drop(spaces);
     }
+    if let Some(refusal) = ignored(node, &post) {
+        return refusal;
+    }
     let id = post.id();
     match node.commit.commit(vec![post.clone()]).await {
         Ok(_) => {}
@@ -191,6 +195,37 @@ async fn publish(node: &Arc<Node>, user: UserId, envelope: &ByteString) -> Respo
     }
     node.stored(space, &[post], None).await;
     Response::Published { id }
+}
+
+/// The refusal of a post a user publishes that the views would ignore (as the client
+/// refuses it before signing: `view::ignored`), judged from the space as it is now.
+fn ignored(node: &Node, post: &Post) -> Option<Response> {
+    let view = node.spaces().membership(&post.space())?;
+    let target = match post.content() {
+        Content::Edit(_) | Content::Retraction(_) | Content::Resolve(_) | Content::Reopen(_) => {
+            let id = post.content().target()?;
+            match node.storage.get(&id) {
+                Ok(Some(target)) => Some(Target {
+                    author: target.author(),
+                    kind: target.content().tag(),
+                }),
+                Ok(None) => None,
+                Err(error) => return Some(internal(error)),
+            }
+        }
+        _ => None,
+    };
+    let author = post.author();
+    let why = view::ignored(
+        &view.standing(&author),
+        &author,
+        post.content(),
+        target.as_ref(),
+    )?;
+    Some(Response::error(
+        ApiErrorCode::Forbidden,
+        format!("{why}: the post was not stored"),
+    ))
 }
 
 fn spaces(node: &Node, user: &UserId) -> Response {

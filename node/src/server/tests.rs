@@ -416,3 +416,68 @@ async fn a_user_who_does_not_read_answers_holds_at_most_its_budget() {
     assert_eq!(fx.node.node.answers.held(), 0);
     fx.node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_post_the_views_would_ignore_is_refused_and_not_stored() {
+    use parley_protocol::content::{Member, Resolve, Retraction};
+    let fx = within(fixture()).await;
+    let (founder, member) = (key(2), key(3));
+    let now = clock::now();
+    let add = Content::AddMember(Member {
+        user: member.user_id(),
+    });
+    let added = Post::sign(&founder, fx.space, at(3), add, now).unwrap();
+    fx.node.node.storage.insert(std::slice::from_ref(&added)).unwrap();
+    fx.node.node.spaces().record(&added);
+    let user = User::connect(&member, &fx.node).await;
+    let refused = [
+        (
+            Content::AddMember(Member {
+                user: key(4).user_id(),
+            }),
+            "only a moderator of the space can add members",
+        ),
+        (
+            Content::Resolve(Resolve {
+                thread: fx.thread,
+                decision: "mine now".to_owned(),
+            }),
+            "only the thread's author or a moderator can resolve it",
+        ),
+        (
+            Content::Retraction(Retraction { target: fx.reply }),
+            "only its author or a moderator can retract a post",
+        ),
+    ];
+    for (content, why) in refused {
+        let post = Post::sign(&member, fx.space, at(10), content, clock::now()).unwrap();
+        let answer = user
+            .ask(&Request::Publish {
+                envelope: ByteString(post.bytes().to_vec()),
+            })
+            .await;
+        match answer {
+            Response::Error { code, message } => {
+                assert_eq!(code, ApiErrorCode::Forbidden);
+                assert_eq!(message, format!("{why}: the post was not stored"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(fx.node.node.storage.get(&post.id()).unwrap().is_none());
+    }
+    // What would count is taken.
+    let reply = Content::Reply(Reply {
+        root: fx.thread,
+        parent: fx.thread,
+        body: "agreed".to_owned(),
+        mentions: BoundedVec::new(),
+    });
+    let post = Post::sign(&member, fx.space, at(11), reply, clock::now()).unwrap();
+    let answer = user
+        .ask(&Request::Publish {
+            envelope: ByteString(post.bytes().to_vec()),
+        })
+        .await;
+    assert!(matches!(answer, Response::Published { .. }), "{answer:?}");
+    fx.node.shutdown().await.unwrap();
+}

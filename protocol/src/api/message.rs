@@ -210,6 +210,9 @@ pub enum Response {
         replicas: Vec<NodeId>,
         /// Display names, keyed by user id text.
         names: BTreeMap<String, String>,
+        /// Users who were moderators once and are not now: they can still retract any
+        /// content for good (6.6).
+        former_moderators: Vec<UserId>,
     },
     /// Tag 8: unread posts, grouped by thread.
     Unread {

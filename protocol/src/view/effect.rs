@@ -156,6 +156,14 @@ fn is_content(kind: u32) -> bool {
 }
 
 impl SpaceView {
+    /// Users who were ever moderators and are not now (6.6): they can still retract any
+    /// content.
+    pub fn former_moderators(&self) -> impl Iterator<Item = &UserId> {
+        self.ever_moderators
+            .keys()
+            .filter(|user| !self.is_moderator(user))
+    }
+
     /// Where `user` stands in the space now, all of it known.
     pub fn standing(&self, user: &UserId) -> Standing {
         Standing {
