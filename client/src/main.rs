@@ -185,7 +185,7 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         error.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     );
-    if !informational && std::env::args().any(|arg| arg == "--json") {
+    if !informational && std::env::args_os().any(|arg| arg == "--json") {
         let rendered = error.render().to_string();
         let message = rendered
             .lines()

@@ -182,3 +182,28 @@ fn an_unreachable_node_is_named_with_its_address() {
     );
     assert!(stderr.contains("no answer within 0.3 s"), "{stderr}");
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let body = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let post = PostId::from_bytes([1; 32]).to_string();
+    for json in [false, true] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
+        command
+            .args(["reply", post.as_str(), "--body"])
+            .arg(body)
+            .env("PARLEY_HOME", home.path());
+        if json {
+            command.arg("--json");
+        }
+        let output = command.output().expect("parley runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(2), "{stderr}{stdout}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let said = if json { &stdout } else { &stderr };
+        assert!(said.contains("UTF-8"), "{said}");
+    }
+}

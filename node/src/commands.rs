@@ -199,10 +199,20 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", dir.display()))
 }
 
-pub(crate) fn run(args: &DirArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &DirArgs, init: bool) -> anyhow::Result<ExitCode> {
     let dir = DataDir::resolve(args.data_dir.clone())?;
     let empty = std::fs::read_dir(&dir.0).map_or(true, |mut entries| entries.next().is_none());
-    let create = !dir.key().exists() && empty;
+    // Only the platform's own directory, or one named with --init, gets a node made on
+    // the spot: a mistyped --data-dir must not start a brand-new node.
+    let create = !dir.key().exists() && empty && (args.data_dir.is_none() || init);
+    if !dir.key().exists() && empty && !create {
+        anyhow::bail!(
+            "{} holds no node: create one with `parleyd init --data-dir {}` (or `parleyd run --init --data-dir {}`)",
+            dir.0.display(),
+            dir.0.display(),
+            dir.0.display()
+        );
+    }
     if create {
         create_private_dir(&dir.0)?;
     }

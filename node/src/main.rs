@@ -42,10 +42,15 @@ enum Command {
         #[arg(long, value_name = "HOST:PORT")]
         public_address: Option<String>,
     },
-    /// Serve the node in the foreground until SIGINT or SIGTERM.
+    /// Serve the node in the foreground until SIGINT or SIGTERM. The first run in the
+    /// platform's data directory creates the node there; a `--data-dir` must hold one
+    /// made by `parleyd init`, unless `--init` is given.
     Run {
         #[command(flatten)]
         dir: commands::DirArgs,
+        /// Create a node with the defaults if the data directory holds none.
+        #[arg(long)]
+        init: bool,
     },
     /// Create an invite: a code a teammate gives to `parley join`.
     Invite {
@@ -109,7 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             public_address,
         } => commands::init(&dir, listen, public_address),
-        Command::Run { dir } => commands::run(&dir),
+        Command::Run { dir, init } => commands::run(&dir, init),
         Command::Invite { dir, uses, expires } => commands::invite(&dir, uses, expires.as_deref()),
         Command::Status { dir } => commands::status(&dir),
         Command::Peer { command } => commands::peer(command),

@@ -364,7 +364,10 @@ fn what_the_space_would_ignore_is_refused_and_no_ops_say_so() {
         if why.is_empty() {
             // Bob is a member already: nothing to do, and it says so.
             assert!(output.status.success(), "{args:?}: {stderr}");
-            assert!(stdout.contains("is a member of design already; nothing was sent"), "{stdout}");
+            assert!(
+                stdout.contains("is a member of design already; nothing was sent"),
+                "{stdout}"
+            );
         } else {
             assert!(!output.status.success(), "{args:?} succeeded: {stdout}");
             assert!(stderr.contains(why), "{args:?}: {stderr}");

@@ -427,7 +427,11 @@ async fn a_post_the_views_would_ignore_is_refused_and_not_stored() {
         user: member.user_id(),
     });
     let added = Post::sign(&founder, fx.space, at(3), add, now).unwrap();
-    fx.node.node.storage.insert(std::slice::from_ref(&added)).unwrap();
+    fx.node
+        .node
+        .storage
+        .insert(std::slice::from_ref(&added))
+        .unwrap();
     fx.node.node.spaces().record(&added);
     let user = User::connect(&member, &fx.node).await;
     let refused = [
