@@ -44,6 +44,10 @@ pub(crate) enum Command {
     Join {
         /// The invite, NODE_ID@HOST:PORT/TOKEN.
         invite: Invite,
+        /// Move your home to the invite's node when you have joined another one (your
+        /// key stays the same).
+        #[arg(long = "move")]
+        move_home: bool,
     },
     /// Show your user id and your node.
     Whoami,
@@ -211,14 +215,16 @@ pub(crate) enum SpaceCommand {
     Share {
         /// The space: its name or id.
         space: String,
-        /// The node.
+        /// The node: its id, or the NODE_ID@HOST:PORT its admin gives out.
+        #[arg(value_parser = parse_node)]
         node: NodeId,
     },
     /// Stop a node from holding a replica of the space.
     Unshare {
         /// The space: its name or id.
         space: String,
-        /// The node.
+        /// The node: its id, or NODE_ID@HOST:PORT.
+        #[arg(value_parser = parse_node)]
         node: NodeId,
     },
     /// Set your display name in a space.
@@ -231,6 +237,14 @@ pub(crate) enum SpaceCommand {
 }
 
 /// Parses a positive number of seconds, fractions allowed (`0.5`), at most a day.
+/// A node id, alone or in the `NODE_ID@HOST:PORT` form admins exchange.
+fn parse_node(text: &str) -> Result<NodeId, String> {
+    let id = text.split_once('@').map_or(text, |(id, _)| id);
+    id.parse::<NodeId>().map_err(|error| {
+        format!("expected a node id (nod1…) or NODE_ID@HOST:PORT, not `{text}`: {error}")
+    })
+}
+
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
@@ -295,7 +309,7 @@ mod tests {
             token: InviteToken([0xab; 16]),
         };
         let cli = parse(&["join", &invite.to_string()]).unwrap();
-        assert!(matches!(cli.command, Command::Join { invite: parsed } if parsed == invite));
+        assert!(matches!(cli.command, Command::Join { invite: parsed, .. } if parsed == invite));
         let error = parse(&["join", "nonsense"]).unwrap_err().to_string();
         assert!(error.contains("/TOKEN"), "{error}");
         let user = UserId([1; 32]).to_string();
@@ -358,5 +372,24 @@ mod tests {
             parse(&["resolve", &post]).is_err(),
             "a decision is required"
         );
+    }
+
+    #[test]
+    fn a_node_is_named_by_its_id_or_its_address() {
+        let node = NodeId([3; 32]);
+        for given in [node.to_string(), format!("{node}@example.org:7447")] {
+            let cli = parse(&["space", "share", "team", &given]).unwrap();
+            let Command::Space {
+                command: SpaceCommand::Share { node: parsed, .. },
+            } = cli.command
+            else {
+                panic!("{given}");
+            };
+            assert_eq!(parsed, node);
+        }
+        let error = parse(&["space", "share", "team", "example.org:7447"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("NODE_ID@HOST:PORT"), "{error}");
     }
 }

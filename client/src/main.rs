@@ -57,7 +57,8 @@ async fn run(cli: &Cli) -> Result<Outcome, ClientError> {
     let editor = commands::body::EditorSetup::from_env(&home).editor;
     let mut ctx = Context::new(home, terminal_width(), editor, clock::now);
     ctx.screen_lines = screen_lines();
-    if let Command::Join { invite } = &cli.command {
+    if let Command::Join { invite, move_home } = &cli.command {
+        account::may_join(&ctx, invite, *move_home)?;
         let (key, created) = ctx.home.key_or_create()?;
         let mut node = NodeClient::new(invite.address.clone(), key, cli.connect_timeout);
         let result = account::join(&ctx, &mut node, invite, created).await;

@@ -405,6 +405,9 @@ fn finish(
             }
             AdminResponse::Status(status) => serde_json::to_value(status)?,
             AdminResponse::Peers(peers) => json!({ "peers": peers }),
+            AdminResponse::Unchanged { message } => {
+                json!({ "ok": true, "unchanged": true, "message": message })
+            }
             _ => json!({ "ok": true }),
         };
         println!("{value}");
@@ -490,7 +493,10 @@ pub(crate) fn peer(command: PeerCommand) -> anyhow::Result<ExitCode> {
                     address: address.clone(),
                 },
             )?;
-            finish(&dir, response, |_| format!("added peer {address}\n"))
+            finish(&dir, response, |response| match response {
+                AdminResponse::Unchanged { message } => format!("{message}\n"),
+                _ => format!("added peer {address}\n"),
+            })
         }
         PeerCommand::Remove { node, dir } => {
             let response = admin(&dir, AdminRequest::PeerRemove { node })?;

@@ -58,6 +58,21 @@ pub(crate) async fn join(
     ))
 }
 
+/// Refuses to move a home that has joined one node to another node's invite, unless
+/// asked to (`--move`): a second invite must not silently take the user elsewhere.
+pub(crate) fn may_join(ctx: &Context, invite: &Invite, move_home: bool) -> Result<(), ClientError> {
+    let Ok(current) = ctx.home.node() else {
+        return Ok(());
+    };
+    if current.node == invite.address.node || move_home {
+        return Ok(());
+    }
+    Err(ClientError::Usage(format!(
+        "you have joined {current} already, and this invite is for another node ({}); `parley join --move INVITE` moves your home to it (your key stays the same), or use another home with --home DIR",
+        invite.address
+    )))
+}
+
 /// Asks the node who the user is.
 pub(crate) async fn whoami(ctx: &Context, node: &mut impl Api) -> Result<Outcome, ClientError> {
     let address = ctx.home.node()?;
@@ -144,5 +159,29 @@ mod tests {
         let error = whoami(&ctx, &mut node).await.unwrap_err();
         assert_eq!(error.code(), "not_joined");
         assert!(error.to_string().contains("parley join INVITE"), "{error}");
+    }
+
+    #[test]
+    fn a_second_node_s_invite_does_not_move_the_home_unless_asked() {
+        let (_dir, ctx, node) = crate::commands::fake::joined();
+        let same = Invite {
+            address: node.address(),
+            token: InviteToken([1; 16]),
+        };
+        assert!(may_join(&ctx, &same, false).is_ok(), "the same node again");
+        let mut elsewhere = same.clone();
+        elsewhere.address.node = parley_protocol::NodeId([7; 32]);
+        let error = may_join(&ctx, &elsewhere, false).unwrap_err();
+        assert_eq!(error.code(), "usage");
+        assert!(
+            error.to_string().contains("parley join --move INVITE"),
+            "{error}"
+        );
+        assert!(may_join(&ctx, &elsewhere, true).is_ok());
+        let (_fresh_dir, fresh) = context();
+        assert!(
+            may_join(&fresh, &elsewhere, false).is_ok(),
+            "a home that joined nothing"
+        );
     }
 }

@@ -180,7 +180,9 @@ pub(crate) async fn change(
         Change::Share(node) => (
             Content::ShareReplica(Replica { node }),
             node.to_string(),
-            format!("{label} is now shared with node {node}."),
+            format!(
+                "{label} is now shared with node {node}.\nIts posts flow there once the two nodes are peers: each admin runs `parleyd peer add NODE_ID@HOST:PORT` with the other's address."
+            ),
         ),
         Change::Unshare(node) => (
             Content::UnshareReplica(Replica { node }),

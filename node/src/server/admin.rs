@@ -132,6 +132,11 @@ pub enum AdminResponse {
     Peers(Vec<PeerRecord>),
     /// Done.
     Done,
+    /// Nothing to do: it was so already.
+    Unchanged {
+        /// What was so.
+        message: String,
+    },
     /// Refused.
     Error {
         /// Why.
@@ -157,10 +162,16 @@ pub fn execute(
         AdminRequest::PeerAdd { address } if address.node == node => {
             Err("that is this node's own address; add the address of another node".to_owned())
         }
-        AdminRequest::PeerAdd { address } => storage
-            .add_peer(&address)
-            .map(|()| AdminResponse::Done)
-            .map_err(|e| e.to_string()),
+        AdminRequest::PeerAdd { address } => match storage.peers() {
+            Ok(peers) if peers.contains(&address) => Ok(AdminResponse::Unchanged {
+                message: format!("{address} is a peer already; nothing changed"),
+            }),
+            Ok(_) => storage
+                .add_peer(&address)
+                .map(|()| AdminResponse::Done)
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        },
         AdminRequest::PeerRemove { node } => match storage.remove_peer(&node) {
             Ok(true) => Ok(AdminResponse::Done),
             Ok(false) => Err(format!("{node} is not a peer of this node")),
@@ -311,5 +322,47 @@ pub(super) async fn serve(
         let encoded = serde_json::to_vec(&response).unwrap_or_default();
         transport::write_frame(&mut send, &encoded).await?;
         let _ = send.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_protocol::NodeId;
+
+    use super::*;
+
+    #[test]
+    fn adding_a_known_peer_says_so_and_a_new_address_replaces_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let me = NodeId::from_bytes([1; 32]);
+        let peer = NodeAddress {
+            node: NodeId::from_bytes([2; 32]),
+            host_port: "10.0.0.2:7447".to_owned(),
+        };
+        let add = |address: &NodeAddress| {
+            execute(
+                &storage,
+                me,
+                "127.0.0.1:7447",
+                None,
+                AdminRequest::PeerAdd {
+                    address: address.clone(),
+                },
+            )
+        };
+        assert_eq!(add(&peer), AdminResponse::Done);
+        assert_eq!(
+            add(&peer),
+            AdminResponse::Unchanged {
+                message: format!("{peer} is a peer already; nothing changed")
+            }
+        );
+        let moved = NodeAddress {
+            host_port: "10.0.0.3:7447".to_owned(),
+            ..peer.clone()
+        };
+        assert_eq!(add(&moved), AdminResponse::Done);
+        assert_eq!(storage.peers().unwrap(), vec![moved]);
     }
 }
