@@ -35,7 +35,7 @@ impl std::fmt::Debug for ItemsHeld<'_> {
 
 /// The items of one space as reconciliation reads them: by position in
 /// `(created_at, id)` order. It reads the space's groups at each step (a handful of
-/// records) and finds their runs and items in the node's [`RunCache`], read from the
+/// records) and finds their runs and items in the node's run cache, read from the
 /// store when missing or changed. Read it only while holding [`Storage::hold_items`],
 /// so that one step sees one state of the items.
 pub struct SpaceItems {
