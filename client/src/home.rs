@@ -141,7 +141,7 @@ impl Home {
             Err(error) => return Err(error),
         }
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|error| HomeError::Io {
+        crate::entropy::fill("user key", &mut seed).map_err(|error| HomeError::Io {
             what: "reading randomness for a new key for",
             path: self.dir.join(KEY_FILE),
             source: io::Error::other(error.to_string()),

@@ -8,6 +8,7 @@
 mod cli;
 mod clock;
 mod commands;
+mod entropy;
 mod error;
 mod home;
 mod node_client;

@@ -20,6 +20,7 @@ pub mod netns;
 pub mod orgs;
 pub mod process;
 pub mod scenario;
+pub mod transcript;
 
 use parley_protocol::sync::{Input, Item, Output, SyncConfig, SyncSession};
 use parley_protocol::view::SpaceView;

@@ -12,3 +12,4 @@ mod federation_recovery;
 mod replication;
 mod store_recovery;
 mod team_node;
+mod transcripts;

@@ -89,7 +89,7 @@ pub(crate) async fn create(
     let home_node = ctx.home.node()?.node;
     let key = ctx.home.key()?;
     let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).map_err(|error| {
+    crate::entropy::fill(&format!("space nonce {name}"), &mut nonce).map_err(|error| {
         ClientError::Usage(format!("no randomness from the operating system: {error}"))
     })?;
     let genesis = Genesis {

@@ -222,7 +222,7 @@ pub(crate) async fn resolve_thread(
     let id = publish(ctx, node, located.space, content).await?;
     let replaces = earlier.map_or_else(String::new, |earlier| {
         format!(
-            " It replaces the decision of {}: \"{}\".",
+            " It replaces the decision of {}: \"{}\"",
             crate::render::text::date(earlier.at),
             crate::render::text::clean_line(&earlier.decision)
         )
