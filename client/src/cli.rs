@@ -130,8 +130,16 @@ pub(crate) enum Command {
         /// The thread, or any post in it.
         thread: PostId,
     },
-    /// Show what is new across your spaces, and mark it read.
-    Unread,
+    /// What is new across your spaces: how many new posts in which threads. Marks
+    /// nothing; `parley show ID` reads a thread and marks it read.
+    Unread {
+        /// Print every new post here, and mark them read.
+        #[arg(long)]
+        all: bool,
+        /// With --all: mark nothing read.
+        #[arg(long, requires = "all")]
+        peek: bool,
+    },
     /// Print new posts as they arrive, until Ctrl-C.
     Watch {
         /// Only this space (name or id); default: all your spaces.

@@ -95,7 +95,7 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
             resolved,
         } => read::threads(ctx, node, space, page, read::filter(*open, *resolved)).await,
         Command::Show { thread } => read::show(ctx, node, *thread).await,
-        Command::Unread => read::unread(ctx, node).await,
+        Command::Unread { all, peek } => read::unread(ctx, node, *all, *peek).await,
         Command::Watch { space } => {
             let mut out = std::io::stdout();
             let stop = async {

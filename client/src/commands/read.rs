@@ -130,9 +130,15 @@ pub(crate) async fn show(
     Ok(Outcome::ok(text, json))
 }
 
-/// `parley unread`: what is new across the user's spaces, each post shown, then
-/// marked read.
-pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome, ClientError> {
+/// `parley unread`: what is new across the user's spaces. By default a summary, how
+/// many new posts in which threads, marking nothing; with `all`, each post shown, then
+/// marked read (unless `peek`).
+pub(crate) async fn unread(
+    ctx: &Context,
+    node: &mut impl Api,
+    all: bool,
+    peek: bool,
+) -> Result<Outcome, ClientError> {
     let response = node.ask(Request::Unread { mark_read: false }).await?;
     let Response::Unread { threads, more } = response else {
         return Err(unexpected(&response));
@@ -142,6 +148,9 @@ pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome
             "Nothing new.\n".to_owned(),
             json!({ "threads": [], "count": 0 }),
         ));
+    }
+    if !all {
+        return Ok(unread_summary(&threads, more));
     }
     let mut text = String::new();
     let mut json_threads = Vec::new();
@@ -171,7 +180,9 @@ pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome
             "posts": posts.iter().map(|p| render_json::post(p, names)).collect::<Vec<_>>(),
         }));
     }
-    mark_read(node, &shown_ids).await?;
+    if !peek {
+        mark_read(node, &shown_ids).await?;
+    }
     let header = format!(
         "{count} new {} in {} {}\n\n",
         if count == 1 { "post" } else { "posts" },
@@ -189,6 +200,57 @@ pub(crate) async fn unread(ctx: &Context, node: &mut impl Api) -> Result<Outcome
         header + &text,
         json!({ "threads": json_threads, "count": count, "more": more }),
     ))
+}
+
+/// How many new posts in which threads, by space, and how to read them.
+fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
+    let count: usize = threads.iter().map(|entry| entry.thread.posts.len()).sum();
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            one.to_owned()
+        } else {
+            many.to_owned()
+        }
+    };
+    let mut text = format!(
+        "{count} new {} in {} {}\n",
+        plural(count, "post", "posts"),
+        threads.len(),
+        plural(threads.len(), "thread", "threads")
+    );
+    let mut space = None;
+    for entry in threads {
+        if space != Some(entry.space) {
+            space = Some(entry.space);
+            text.push_str(&format!("\n{}\n", clean_line(&entry.space_name)));
+        }
+        text.push_str(&format!(
+            "  {:>3} new  {}  {}\n",
+            entry.thread.posts.len(),
+            clean_line(&entry.thread.title),
+            entry.thread.thread
+        ));
+    }
+    if more {
+        text.push_str("\nMore threads have new posts: read these first.\n");
+    }
+    text.push_str("\nRead a thread with `parley show ID` (that marks it read), or every new post here with `parley unread --all`.\n");
+    let json_threads: Vec<_> = threads
+        .iter()
+        .map(|entry| {
+            json!({
+                "id": entry.thread.thread.to_string(),
+                "space": entry.space.to_string(),
+                "space_name": entry.space_name,
+                "title": entry.thread.title,
+                "new": entry.thread.posts.len(),
+            })
+        })
+        .collect();
+    Outcome::ok(
+        text,
+        json!({ "threads": json_threads, "count": count, "more": more }),
+    )
 }
 
 /// The unread posts of one thread as shown posts, with the space's names. When the
@@ -459,10 +521,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn unread_summarises_and_marks_nothing_until_a_thread_is_read() {
+        let (_dir, ctx, mut node) = joined();
+        let (space, root, reply) = conversation(&ctx, &mut node).await;
+        let summary = unread(&ctx, &mut node, false, false).await.unwrap();
+        assert_eq!(
+            summary.text,
+            format!(
+                "1 new post in 1 thread\n\nteam\n    1 new  Release plan  {root}\n\nRead a thread with `parley show ID` (that marks it read), or every new post here with `parley unread --all`.\n"
+            )
+        );
+        assert_eq!(summary.json["threads"][0]["new"], 1);
+        assert_eq!(summary.json["threads"][0]["space"], space.to_string());
+        assert!(!node.read.is_read(&reply), "a summary marks nothing");
+        // --all --peek shows the posts and marks nothing either.
+        let peeked = unread(&ctx, &mut node, true, true).await.unwrap();
+        assert!(peeked.text.contains("After QA."), "{}", peeked.text);
+        assert!(!node.read.is_read(&reply));
+        // Reading the thread marks it read.
+        show(&ctx, &mut node, root).await.unwrap();
+        let after = unread(&ctx, &mut node, false, false).await.unwrap();
+        assert_eq!(after.text, "Nothing new.\n");
+    }
+
+    #[tokio::test]
     async fn unread_shows_new_posts_once() {
         let (_dir, ctx, mut node) = joined();
         let (space, root, reply) = conversation(&ctx, &mut node).await;
-        let first = unread(&ctx, &mut node).await.unwrap();
+        let first = unread(&ctx, &mut node, true, false).await.unwrap();
         assert_eq!(
             first.json["count"], 1,
             "the user's own posts are not new to them"
@@ -480,7 +566,7 @@ mod tests {
             first.text
         );
         assert!(first.text.contains("After QA."));
-        let again = unread(&ctx, &mut node).await.unwrap();
+        let again = unread(&ctx, &mut node, true, false).await.unwrap();
         assert_eq!(again.text, "Nothing new.\n");
         assert_eq!(again.json["count"], 0);
     }
