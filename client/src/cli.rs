@@ -140,6 +140,11 @@ pub(crate) enum Command {
         #[arg(long, requires = "all")]
         peek: bool,
     },
+    /// Mark everything new in a space, or in a thread, read without reading it.
+    MarkRead {
+        /// A space (name or id) or a thread (any post id in it).
+        target: String,
+    },
     /// Print new posts as they arrive, until Ctrl-C.
     Watch {
         /// Only this space (name or id); default: all your spaces.

@@ -303,6 +303,69 @@ pub(crate) async fn whole_thread(
     whole.ok_or_else(|| ClientError::Protocol("the node sent no page of the thread".to_owned()))
 }
 
+/// Rounds of unread answers `mark-read SPACE` goes through (each lists up to the
+/// node's bound of posts).
+const MARK_READ_ROUNDS: usize = 64;
+
+/// `parley mark-read TARGET`: every new post of a thread (TARGET a post id) or of a
+/// space (its name or id) marked read.
+pub(crate) async fn mark_read_command(
+    _ctx: &Context,
+    node: &mut impl Api,
+    target: &str,
+) -> Result<Outcome, ClientError> {
+    if let Ok(id) = target.parse::<PostId>() {
+        let (space, _, thread) = whole_thread(node, id).await?;
+        let ids: Vec<PostId> = thread.posts.iter().map(|post| post.id).collect();
+        mark_read(node, &ids).await?;
+        return Ok(Outcome::ok(
+            format!(
+                "Marked {} read ({} posts).\n",
+                clean_line(&thread.title),
+                ids.len()
+            ),
+            json!({ "thread": thread.id.to_string(), "space": space.to_string(), "marked": ids.len() }),
+        ));
+    }
+    let space = resolve(node, target).await?;
+    let mut marked = 0;
+    for _ in 0..MARK_READ_ROUNDS {
+        let Response::Unread { threads, more } =
+            node.ask(Request::Unread { mark_read: false }).await?
+        else {
+            return Err(ClientError::Protocol(
+                "the node did not answer Unread".to_owned(),
+            ));
+        };
+        let ids: Vec<PostId> = threads
+            .iter()
+            .filter(|entry| entry.space == space.id)
+            .flat_map(|entry| entry.thread.posts.iter().copied())
+            .collect();
+        if ids.is_empty() {
+            break;
+        }
+        marked += ids.len();
+        mark_read(node, &ids).await?;
+        if !more {
+            break;
+        }
+    }
+    let text = if marked == 0 {
+        format!("Nothing new in {}; nothing was marked.\n", space.label)
+    } else {
+        format!(
+            "Marked {marked} new {} in {} read.\n",
+            if marked == 1 { "post" } else { "posts" },
+            space.label
+        )
+    };
+    Ok(Outcome::ok(
+        text,
+        json!({ "space": space.id.to_string(), "marked": marked }),
+    ))
+}
+
 /// Marks `ids` read, in messages of at most [`MAX_IDS_PER_MESSAGE`] ids.
 async fn mark_read(node: &mut impl Api, ids: &[PostId]) -> Result<(), ClientError> {
     for chunk in ids.chunks(MAX_IDS_PER_MESSAGE) {
@@ -542,6 +605,23 @@ mod tests {
         show(&ctx, &mut node, root).await.unwrap();
         let after = unread(&ctx, &mut node, false, false).await.unwrap();
         assert_eq!(after.text, "Nothing new.\n");
+    }
+
+    #[tokio::test]
+    async fn mark_read_takes_a_space_or_a_thread() {
+        let (_dir, ctx, mut node) = joined();
+        let (_, root, reply) = conversation(&ctx, &mut node).await;
+        let none = mark_read_command(&ctx, &mut node, "nowhere").await;
+        assert!(none.is_err(), "an unknown space is an error");
+        let marked = mark_read_command(&ctx, &mut node, "team").await.unwrap();
+        assert_eq!(marked.text, "Marked 1 new post in team read.\n");
+        assert!(node.read.is_read(&reply));
+        let again = mark_read_command(&ctx, &mut node, "team").await.unwrap();
+        assert_eq!(again.text, "Nothing new in team; nothing was marked.\n");
+        let thread = mark_read_command(&ctx, &mut node, &root.to_string())
+            .await
+            .unwrap();
+        assert_eq!(thread.text, "Marked Release plan read (2 posts).\n");
     }
 
     #[tokio::test]
