@@ -419,6 +419,19 @@ fn no_such_post(id: &PostId) -> Response {
     )
 }
 
+/// The answer about a post `user` cannot read: it was retracted, when that is so in a
+/// space the user may read (a member sees that the post is gone for good); else the
+/// same answer as for a post the node never held.
+fn missing_post(node: &Node, user: &UserId, id: &PostId) -> Response {
+    match node.storage.retracted_from(id) {
+        Ok(Some(space)) if may_read(node, user, &space) => Response::error(
+            ApiErrorCode::Unknown,
+            format!("{id} was retracted: it is gone for good"),
+        ),
+        _ => no_such_post(id),
+    }
+}
+
 /// Whether `user` may read `space` now: a current member. Checked against the
 /// membership view alone, before any of the space is read.
 fn may_read(node: &Node, user: &UserId, space: &SpaceId) -> bool {
@@ -446,7 +459,7 @@ fn thread(node: &Node, user: &UserId, id: &PostId, from: u32) -> Response {
                 format!("{id} is not a thread or a reply"),
             );
         }
-        Ok(None) => return no_such_post(id),
+        Ok(None) => return missing_post(node, user, id),
         Err(error) => return internal(error),
     };
     let spine = match open_space(node, user, &space) {
@@ -479,7 +492,7 @@ fn locate(node: &Node, user: &UserId, id: &PostId) -> Response {
             author: post.author(),
             kind: post.content().tag(),
         },
-        Ok(None) => no_such_post(id),
+        Ok(None) => missing_post(node, user, id),
         Err(error) => internal(error),
     }
 }
@@ -561,7 +574,7 @@ fn mark_read(node: &Node, user: &UserId, ids: &[PostId]) -> Response {
     for id in ids {
         match where_is(node, user, id) {
             Ok(Some((space, _, _))) => by_space.entry(space).or_default().push(*id),
-            Ok(None) => return no_such_post(id),
+            Ok(None) => return missing_post(node, user, id),
             Err(error) => return internal(error),
         }
     }

@@ -485,3 +485,36 @@ async fn a_post_the_views_would_ignore_is_refused_and_not_stored() {
     assert!(matches!(answer, Response::Published { .. }), "{answer:?}");
     fx.node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_retracted_post_is_said_to_be_retracted_to_members_only() {
+    let fx = within(fixture()).await;
+    let dropped = fx
+        .node
+        .node
+        .storage
+        .drop_retracted(&fx.space, &std::collections::BTreeSet::from([fx.reply]))
+        .unwrap();
+    assert_eq!(dropped, 1);
+    let member = User::connect(&key(2), &fx.node).await;
+    match member.ask(&Request::Locate { id: fx.reply }).await {
+        Response::Error { code, message } => {
+            assert_eq!(code, ApiErrorCode::Unknown);
+            assert_eq!(
+                message,
+                format!("{} was retracted: it is gone for good", fx.reply)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Someone who may not read the space learns nothing of it.
+    let stranger = User::connect(&key(3), &fx.node).await;
+    match stranger.ask(&Request::Locate { id: fx.reply }).await {
+        Response::Error { code, message } => {
+            assert_eq!(code, ApiErrorCode::Unknown);
+            assert!(message.contains("holds no post"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    fx.node.shutdown().await.unwrap();
+}

@@ -189,6 +189,26 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// The space of the post `id`, if its bytes were dropped for a retraction.
+    pub fn retracted_from(&self, id: &PostId) -> Result<Option<SpaceId>, StorageError> {
+        let key = keys::tombstone(id);
+        match self.db.get(&key)? {
+            Some(value) => match parse_tombstone(&value) {
+                Some((space, _)) => Ok(Some(space)),
+                None => Err(keys::corrupt(
+                    &key,
+                    Corruption::Length {
+                        expected: TOMBSTONE_LEN,
+                        found: value.len(),
+                    },
+                )),
+            },
+            None => Ok(None),
+        }
+    }
+}
+
 /// Length of a tombstone record: space and `created_at`.
 const TOMBSTONE_LEN: usize = 32 + 8;
 
