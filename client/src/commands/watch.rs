@@ -8,7 +8,7 @@ use std::io::Write;
 
 use parley_protocol::api::{Event, Request, Response};
 use parley_protocol::content::Content;
-use parley_protocol::{Post, SpaceId, Timestamp};
+use parley_protocol::{Post, PostId, SpaceId, Timestamp};
 
 use super::space::resolve;
 use super::{Context, Outcome};
@@ -69,6 +69,7 @@ pub(crate) async fn watch(
             }
         };
         labels.learn(node, &post).await;
+        let title = labels.thread_title(node, &post).await;
         let space_name = labels.spaces.get(&post.space()).cloned();
         let empty = BTreeMap::new();
         let names = Names(labels.names.get(&post.space()).unwrap_or(&empty));
@@ -81,7 +82,7 @@ pub(crate) async fn watch(
             let label =
                 space_name.map_or_else(|| short_id(&post.space().to_string()), |n| clean_line(&n));
             let style = Style { now, ..ctx.style };
-            lists::event(&post, &label, names, style)
+            lists::event(&post, &label, title.as_deref(), names, style)
         };
         write_out(out, &line)?;
     }
@@ -93,14 +94,67 @@ pub(crate) async fn watch(
     })
 }
 
-/// Names of spaces and of their users, learned as posts arrive.
+/// Thread titles a watch keeps (the oldest are forgotten beyond this).
+const MAX_TITLES: usize = 1024;
+
+/// Names of spaces and of their users, and titles of threads, learned as posts arrive.
 #[derive(Debug, Default)]
 struct Labels {
     spaces: BTreeMap<SpaceId, String>,
     names: BTreeMap<SpaceId, BTreeMap<String, String>>,
+    titles: BTreeMap<PostId, String>,
 }
 
 impl Labels {
+    /// The title of the thread `post` is about (a reply's, a decision's, an edit's,
+    /// a reaction's or a retraction's), asking the node once per thread; `None` for
+    /// posts about no thread, or when the node cannot say.
+    async fn thread_title(&mut self, node: &mut impl Api, post: &Post) -> Option<String> {
+        let thread = match post.content() {
+            Content::Thread(thread) => {
+                self.remember(post.id(), thread.title.clone());
+                return None;
+            }
+            Content::Reply(reply) => reply.root,
+            Content::Resolve(resolve) => resolve.thread,
+            Content::Reopen(reopen) => reopen.thread,
+            Content::Edit(_) | Content::Reaction(_) | Content::Retraction(_) => {
+                let target = post.content().target()?;
+                match node.ask(Request::Locate { id: target }).await {
+                    Ok(Response::Located {
+                        thread: Some(thread),
+                        ..
+                    }) => thread,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        if let Some(title) = self.titles.get(&thread) {
+            return Some(title.clone());
+        }
+        match node
+            .ask(Request::Thread {
+                id: thread,
+                from: 0,
+            })
+            .await
+        {
+            Ok(Response::Thread { thread: view, .. }) => {
+                self.remember(thread, view.title.clone());
+                Some(view.title)
+            }
+            _ => None,
+        }
+    }
+
+    fn remember(&mut self, thread: PostId, title: String) {
+        if self.titles.len() >= MAX_TITLES {
+            self.titles.pop_first();
+        }
+        self.titles.insert(thread, title);
+    }
+
     /// Asks the node for the user's spaces (best effort).
     async fn refresh(&mut self, node: &mut impl Api) {
         if let Ok(Response::Spaces { spaces }) = node.ask(Request::Spaces).await {
@@ -186,9 +240,23 @@ mod tests {
             NOW,
         )
         .unwrap();
+        let reply = Post::sign(
+            &key,
+            space,
+            NOW,
+            Content::Reply(parley_protocol::content::Reply {
+                root: thread.id(),
+                parent: thread.id(),
+                body: "hello".to_owned(),
+                mentions: Default::default(),
+            }),
+            NOW,
+        )
+        .unwrap();
         node.events = vec![
             event(&name),
             event(&thread),
+            event(&reply),
             Response::Event(Event::Post {
                 envelope: ByteString(vec![1, 2]),
             }),
@@ -215,8 +283,14 @@ mod tests {
             format!("[team] Ann started \"Hi\" · {} · just now", thread.id())
         );
         assert_eq!(lines[3], "  there");
+        assert_eq!(
+            lines[4],
+            format!("[team] Ann replied in \"Hi\" · {} · just now", reply.id()),
+            "a reply names its thread"
+        );
+        assert_eq!(lines[5], "  hello");
         assert!(
-            lines[4].starts_with("(skipped an invalid post from the node"),
+            lines[6].starts_with("(skipped an invalid post from the node"),
             "{text}"
         );
     }

@@ -164,8 +164,19 @@ pub(crate) fn unread_thread(
     out
 }
 
-/// A post arriving on a watch: who did what where, and the text it carries.
-pub(crate) fn event(post: &Post, space: &str, names: Names<'_>, style: Style) -> String {
+/// A post arriving on a watch: who did what where (in which thread, when `thread`
+/// names its title), and the text it carries.
+pub(crate) fn event(
+    post: &Post,
+    space: &str,
+    thread: Option<&str>,
+    names: Names<'_>,
+    style: Style,
+) -> String {
+    let within = |what: String| match thread {
+        Some(title) => format!("{what} in \"{}\"", clean_line(title)),
+        None => what,
+    };
     let who = names.of(&post.author());
     let when = relative_time(style.now, post.created_at());
     let id = post.id();
@@ -178,32 +189,40 @@ pub(crate) fn event(post: &Post, space: &str, names: Names<'_>, style: Style) ->
             format!("started \"{}\" · {id}", clean_line(&thread.title)),
             Some(&thread.body),
         ),
-        Content::Reply(reply) => (
-            format!("replied to {} · {id}", short_id(&reply.parent.to_string())),
-            Some(&reply.body),
-        ),
-        Content::Edit(edit) => (
-            format!("edited {}", short_id(&edit.target.to_string())),
-            Some(&edit.body),
-        ),
-        Content::Retraction(retraction) => (
-            format!("retracted {}", short_id(&retraction.target.to_string())),
-            None,
-        ),
+        Content::Reply(reply) => match thread {
+            Some(_) => (
+                format!("{} · {id}", within("replied".to_owned())),
+                Some(&reply.body),
+            ),
+            None => (
+                format!("replied to {} · {id}", short_id(&reply.parent.to_string())),
+                Some(&reply.body),
+            ),
+        },
+        Content::Edit(edit) => (within(format!("edited {}", edit.target)), Some(&edit.body)),
+        Content::Retraction(retraction) => {
+            (within(format!("retracted {}", retraction.target)), None)
+        }
         Content::Reaction(reaction) => (
-            format!(
+            within(format!(
                 "reacted {} to {}",
                 clean_line(&reaction.reaction),
-                short_id(&reaction.target.to_string())
-            ),
+                reaction.target
+            )),
             None,
         ),
         Content::Resolve(resolve) => (
-            format!("resolved {}", short_id(&resolve.thread.to_string())),
+            match thread {
+                Some(title) => format!("resolved \"{}\" · {}", clean_line(title), resolve.thread),
+                None => format!("resolved {}", resolve.thread),
+            },
             Some(&resolve.decision),
         ),
         Content::Reopen(reopen) => (
-            format!("reopened {}", short_id(&reopen.thread.to_string())),
+            match thread {
+                Some(title) => format!("reopened \"{}\" · {}", clean_line(title), reopen.thread),
+                None => format!("reopened {}", reopen.thread),
+            },
             None,
         ),
         Content::AddMember(member) => (format!("added {}", names.of(&member.user)), None),
@@ -423,7 +442,7 @@ mod tests {
         )
         .unwrap();
         let names = BTreeMap::from([(key.user_id().to_string(), "alice".to_owned())]);
-        let text = event(&thread, "team", Names(&names), style());
+        let text = event(&thread, "team", None, Names(&names), style());
         assert_eq!(
             text,
             format!(
@@ -431,7 +450,7 @@ mod tests {
                 thread.id()
             )
         );
-        let text = event(&genesis, "team", Names(&names), style());
+        let text = event(&genesis, "team", None, Names(&names), style());
         assert_eq!(text, "[team] alice created the space team · just now\n");
     }
 }
