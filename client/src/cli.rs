@@ -22,16 +22,16 @@ pub(crate) struct Cli {
     /// config directory.
     #[arg(long, global = true, env = "PARLEY_HOME", value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
-    /// How long to wait for the node to answer a connection attempt, in seconds.
+    /// How long to wait for the node to answer a connection attempt, in seconds
+    /// [default: 2 for a node on this machine, 10 for others].
     #[arg(
         long,
         global = true,
         env = "PARLEY_CONNECT_TIMEOUT",
         value_name = "SECONDS",
-        default_value = "10",
         value_parser = parse_seconds
     )]
-    pub(crate) connect_timeout: Duration,
+    pub(crate) connect_timeout: Option<Duration>,
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -250,6 +250,25 @@ pub(crate) enum SpaceCommand {
 }
 
 /// Parses a positive number of seconds, fractions allowed (`0.5`), at most a day.
+impl Cli {
+    /// How long to wait for the node at `host_port` to answer: as given, else 2 s for a
+    /// node on this machine (it answers at once or not at all) and 10 s for others.
+    pub(crate) fn connect_timeout_for(&self, host_port: &str) -> Duration {
+        self.connect_timeout.unwrap_or_else(|| {
+            let host = host_port
+                .rsplit_once(':')
+                .map_or(host_port, |(host, _)| host)
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let local = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            Duration::from_secs(if local { 2 } else { 10 })
+        })
+    }
+}
+
 /// A node id, alone or in the `NODE_ID@HOST:PORT` form admins exchange.
 fn parse_node(text: &str) -> Result<NodeId, String> {
     let id = text.split_once('@').map_or(text, |(id, _)| id);
@@ -298,12 +317,28 @@ mod tests {
 
     #[test]
     fn the_connect_timeout_is_seconds() {
+        let cli = parse(&["whoami"]).unwrap();
         assert_eq!(
-            parse(&["whoami"]).unwrap().connect_timeout,
+            cli.connect_timeout_for("127.0.0.1:7447"),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            cli.connect_timeout_for("[::1]:7447"),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            cli.connect_timeout_for("localhost:7447"),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            cli.connect_timeout_for("example.org:7447"),
             Duration::from_secs(10)
         );
         let cli = parse(&["whoami", "--connect-timeout", "0.25"]).unwrap();
-        assert_eq!(cli.connect_timeout, Duration::from_millis(250));
+        assert_eq!(
+            cli.connect_timeout_for("127.0.0.1:7447"),
+            Duration::from_millis(250)
+        );
         for bad in ["0", "-1", "soon", "NaN", "1e9"] {
             assert!(
                 parse(&["whoami", "--connect-timeout", bad]).is_err(),

@@ -61,13 +61,16 @@ async fn run(cli: &Cli) -> Result<Outcome, ClientError> {
     if let Command::Join { invite, move_home } = &cli.command {
         account::may_join(&ctx, invite, *move_home)?;
         let (key, created) = ctx.home.key_or_create()?;
-        let mut node = NodeClient::new(invite.address.clone(), key, cli.connect_timeout);
+        let timeout = cli.connect_timeout_for(&invite.address.host_port);
+        let mut node = NodeClient::new(invite.address.clone(), key, timeout);
         let result = account::join(&ctx, &mut node, invite, created).await;
         node.close().await;
         return result;
     }
     let key = ctx.home.key()?;
-    let mut node = NodeClient::new(ctx.home.node()?, key, cli.connect_timeout);
+    let address = ctx.home.node()?;
+    let timeout = cli.connect_timeout_for(&address.host_port);
+    let mut node = NodeClient::new(address, key, timeout);
     let result = dispatch(&ctx, &mut node, cli).await;
     node.close().await;
     result

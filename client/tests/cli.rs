@@ -181,6 +181,10 @@ fn an_unreachable_node_is_named_with_its_address() {
         "{stderr}"
     );
     assert!(stderr.contains("no answer within 0.3 s"), "{stderr}");
+    // Without the option, a node on this machine is given up on after 2 s.
+    let output = parley(home.path(), &reply[..2]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("no answer within 2 s"), "{stderr}");
 }
 
 #[test]
