@@ -99,7 +99,7 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
         } => read::threads(ctx, node, space, page, read::filter(*open, *resolved)).await,
         Command::Show { thread } => read::show(ctx, node, *thread).await,
         Command::Unread { all, peek } => read::unread(ctx, node, *all, *peek).await,
-        Command::MarkRead { target } => read::mark_read_command(ctx, node, target).await,
+        Command::MarkRead { target } => read::mark_read_command(node, target).await,
         Command::Watch { space } => {
             let mut out = std::io::stdout();
             let stop = async {

@@ -310,7 +310,6 @@ const MARK_READ_ROUNDS: usize = 64;
 /// `parley mark-read TARGET`: every new post of a thread (TARGET a post id) or of a
 /// space (its name or id) marked read.
 pub(crate) async fn mark_read_command(
-    _ctx: &Context,
     node: &mut impl Api,
     target: &str,
 ) -> Result<Outcome, ClientError> {
@@ -611,14 +610,14 @@ mod tests {
     async fn mark_read_takes_a_space_or_a_thread() {
         let (_dir, ctx, mut node) = joined();
         let (_, root, reply) = conversation(&ctx, &mut node).await;
-        let none = mark_read_command(&ctx, &mut node, "nowhere").await;
+        let none = mark_read_command(&mut node, "nowhere").await;
         assert!(none.is_err(), "an unknown space is an error");
-        let marked = mark_read_command(&ctx, &mut node, "team").await.unwrap();
+        let marked = mark_read_command(&mut node, "team").await.unwrap();
         assert_eq!(marked.text, "Marked 1 new post in team read.\n");
         assert!(node.read.is_read(&reply));
-        let again = mark_read_command(&ctx, &mut node, "team").await.unwrap();
+        let again = mark_read_command(&mut node, "team").await.unwrap();
         assert_eq!(again.text, "Nothing new in team; nothing was marked.\n");
-        let thread = mark_read_command(&ctx, &mut node, &root.to_string())
+        let thread = mark_read_command(&mut node, &root.to_string())
             .await
             .unwrap();
         assert_eq!(thread.text, "Marked Release plan read (2 posts).\n");

@@ -9,7 +9,7 @@ use parley_protocol::view;
 use parley_protocol::{NodeId, Post, SpaceId, UserId};
 use serde_json::json;
 
-use super::write::{publish, standing};
+use super::write::{Roster, publish, roster};
 use super::{Context, Outcome, read};
 use crate::cli::PageArgs;
 use crate::error::ClientError;
@@ -201,14 +201,15 @@ pub(crate) async fn change(
         }
     };
     let kind = content.kind_name();
-    if let Some(unchanged) = no_change(node, &space, &content).await? {
+    let roster = roster(node, space.id).await?;
+    if let Some(unchanged) = no_change(&roster, &space.label, &content) {
         return Ok(Outcome::ok(
             format!("{unchanged}; nothing was sent.\n"),
             json!({ "id": null, "space": space.id.to_string(), "kind": kind, "subject": subject, "unchanged": true }),
         ));
     }
-    let standing = standing(ctx, node, space.id, space.founder).await?;
     let me = ctx.home.key()?.user_id();
+    let standing = roster.standing(&me, space.founder);
     if let Some(why) = view::ignored(&standing, &me, &content, None) {
         return Err(why.into());
     }
@@ -220,23 +221,14 @@ pub(crate) async fn change(
 }
 
 /// What is so already, when a membership or replica change would change nothing.
-async fn no_change(
-    node: &mut impl Api,
-    space: &SpaceRef,
-    content: &Content,
-) -> Result<Option<String>, ClientError> {
-    let response = node.ask(Request::Members { space: space.id }).await?;
-    let Response::Members {
+fn no_change(roster: &Roster, label: &str, content: &Content) -> Option<String> {
+    let Roster {
         members,
         moderators,
         replicas,
         ..
-    } = response
-    else {
-        return Err(unexpected(&response));
-    };
-    let label = &space.label;
-    Ok(match content {
+    } = roster;
+    match content {
         Content::AddMember(Member { user }) if members.contains(user) => {
             Some(format!("{user} is a member of {label} already"))
         }
@@ -256,7 +248,7 @@ async fn no_change(
             Some(format!("{label} is not shared with node {node}"))
         }
         _ => None,
-    })
+    }
 }
 
 /// `parley members SPACE`.

@@ -324,29 +324,43 @@ async fn thread_state(
     }
 }
 
-/// Where the user stands in `space` now, as the node's member list says.
-pub(crate) async fn standing(
-    ctx: &Context,
-    node: &mut impl Api,
-    space: SpaceId,
-    founder: Option<UserId>,
-) -> Result<Standing, ClientError> {
-    let me = ctx.home.key()?.user_id();
+/// Who is what in a space, as the node's member list says.
+#[derive(Debug)]
+pub(crate) struct Roster {
+    pub(crate) members: Vec<UserId>,
+    pub(crate) moderators: Vec<UserId>,
+    pub(crate) former_moderators: Vec<UserId>,
+    pub(crate) replicas: Vec<parley_protocol::NodeId>,
+}
+
+impl Roster {
+    /// Where `me` stands in the space now.
+    pub(crate) fn standing(&self, me: &UserId, founder: Option<UserId>) -> Standing {
+        let moderator = self.moderators.contains(me);
+        Standing {
+            member: self.members.contains(me),
+            moderator,
+            ever_moderator: Some(moderator || self.former_moderators.contains(me)),
+            founder,
+        }
+    }
+}
+
+/// The member list of `space`.
+pub(crate) async fn roster(node: &mut impl Api, space: SpaceId) -> Result<Roster, ClientError> {
     match node.ask(Request::Members { space }).await? {
         Response::Members {
             members,
             moderators,
             former_moderators,
+            replicas,
             ..
-        } => {
-            let moderator = moderators.contains(&me);
-            Ok(Standing {
-                member: members.contains(&me),
-                moderator,
-                ever_moderator: Some(moderator || former_moderators.contains(&me)),
-                founder,
-            })
-        }
+        } => Ok(Roster {
+            members,
+            moderators,
+            former_moderators,
+            replicas,
+        }),
         other => Err(unexpected(&other)),
     }
 }
@@ -359,8 +373,8 @@ pub(crate) async fn refuse_ignored(
     content: &Content,
     target: Option<Target>,
 ) -> Result<(), ClientError> {
-    let standing = standing(ctx, node, space, None).await?;
     let me = ctx.home.key()?.user_id();
+    let standing = roster(node, space).await?.standing(&me, None);
     match view::ignored(&standing, &me, content, target.as_ref()) {
         Some(why) => Err(why.into()),
         None => Ok(()),

@@ -186,9 +186,9 @@ impl SpaceItems {
             Some(Cached::Runs(sum, runs)) if sum == group.sum => runs,
             _ => {
                 let end = groups.get(g + 1).map(|next| next.first);
-                let records = self
-                    .storage
-                    .runs_between(&self.space, &group.first, end.as_ref())?;
+                let records =
+                    self.storage
+                        .records_between(&self.space, RUNS, &group.first, end.as_ref())?;
                 let runs: Arc<[Record]> = cumulate(records, 0, IdSum::EMPTY).into();
                 let counted = runs.last().map_or(IdSum::EMPTY, |r| r.before.plus(&r.sum));
                 if counted != group.sum {

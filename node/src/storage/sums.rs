@@ -198,16 +198,6 @@ impl Storage {
         Ok(items)
     }
 
-    /// The runs of `space` from `first` up to (not including) `end`, or to the last.
-    pub(super) fn runs_between(
-        &self,
-        space: &SpaceId,
-        first: &Item,
-        end: Option<&Item>,
-    ) -> Result<Vec<(Item, IdSum)>, StorageError> {
-        self.records_between(space, RUNS, first, end)
-    }
-
     /// The records of `level` of `space` from `first` up to `end` (or the last).
     pub(super) fn records_between(
         &self,
@@ -253,7 +243,7 @@ impl Storage {
     /// if it still holds more than its bound.
     fn split_group(&self, space: &SpaceId, first: &Item) -> Result<(), StorageError> {
         let end = self.next_record(space, GROUPS, first)?;
-        let runs = self.runs_between(space, first, end.as_ref())?;
+        let runs = self.records_between(space, RUNS, first, end.as_ref())?;
         let total: u64 = runs.iter().map(|(_, sum)| sum.count()).sum();
         if total <= bound(GROUPS) {
             return Ok(());
