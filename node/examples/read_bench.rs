@@ -31,7 +31,7 @@ use parley_node::{clock, keyfile, storage::Storage, transport};
 use parley_protocol::api::{CLIENT_ALPN, Request, Response};
 use parley_protocol::content::{Content, Genesis, Member, Reply, Thread};
 use parley_protocol::encoding::{BoundedVec, ByteString};
-use parley_protocol::limits::{MAX_IDS_PER_MESSAGE, MAX_MESSAGE_BYTES};
+use parley_protocol::limits::MAX_MESSAGE_BYTES;
 use parley_protocol::view::SpaceView;
 use parley_protocol::{NodeId, Post, PostId, SecretKey, Timestamp};
 
@@ -39,6 +39,8 @@ use parley_protocol::{NodeId, Post, PostId, SecretKey, Timestamp};
 const THREAD_LEN: usize = 8;
 /// Posts of the long thread `show` reads.
 const LONG_THREAD: usize = 50;
+/// Writers of the long thread.
+const LONG_AUTHORS: usize = 4;
 /// Members who write; the reader is one more.
 const WRITERS: u64 = 64;
 /// Users publishing while reads are measured.
@@ -209,8 +211,12 @@ fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
 
 /// The space of one size, signed.
 struct Space {
+    /// Stored behind the node's back before it starts.
     posts: Vec<Post>,
+    /// The long thread, published once the reader has read everything else.
+    long: Vec<Post>,
     long_thread: PostId,
+    /// Threads in `posts`.
     threads: usize,
 }
 
@@ -299,8 +305,7 @@ fn sign_space(
     let threads = posts
         .iter()
         .filter(|p| matches!(p.content(), Content::Thread(_)))
-        .count()
-        + 1;
+        .count();
     // The long thread, an hour ago.
     let at = Timestamp::from_millis(now.as_millis() - 3_600_000);
     let root = Post::sign(
@@ -315,10 +320,10 @@ fn sign_space(
         now,
     )?;
     let long_thread = root.id();
-    posts.push(root);
+    let mut long = vec![root];
     for i in 1..LONG_THREAD {
-        posts.push(Post::sign(
-            &writers[i % writers.len()],
+        long.push(Post::sign(
+            &writers[i % LONG_AUTHORS],
             space,
             at.saturating_add_millis(i as u64),
             Content::Reply(Reply {
@@ -332,6 +337,7 @@ fn sign_space(
     }
     Ok(Space {
         posts,
+        long,
         long_thread,
         threads,
     })
@@ -445,24 +451,29 @@ async fn measure(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    // The reader has read everything but the long thread.
+    // The reader has read everything so far (one request, as `parley mark-read SPACE`
+    // sends); then the long thread arrives.
     eprintln!("[{size}] caught up at {:?}", bench_start.elapsed());
-    let read: Vec<PostId> = space
-        .posts
-        .iter()
-        .filter(|p| {
-            !matches!(p.content(), Content::Thread(_) if p.id() == space.long_thread)
-                && !matches!(p.content(), Content::Reply(r) if r.root == space.long_thread)
-        })
-        .map(Post::id)
-        .collect();
-    for chunk in read.chunks(MAX_IDS_PER_MESSAGE) {
-        let ids = BoundedVec::try_from_vec(chunk.to_vec()).map_err(|_| "too many ids")?;
-        let answer = reader_user.ask(&Request::MarkRead { ids }).await?;
-        if answer != Response::Done {
-            return Err(format!("marking read failed: {answer:?}").into());
+    let answer = reader_user
+        .ask(&Request::MarkSpaceRead { space: space_id })
+        .await?;
+    if answer != Response::Done {
+        return Err(format!("marking the space read failed: {answer:?}").into());
+    }
+    let mut authors = Vec::new();
+    for writer in writers.iter().take(LONG_AUTHORS) {
+        authors.push(User::connect(writer, addr, node).await?);
+    }
+    for (i, post) in space.long.iter().enumerate() {
+        let request = Request::Publish {
+            envelope: ByteString(post.bytes().to_vec()),
+        };
+        let answer = authors[i % LONG_AUTHORS].ask(&request).await?;
+        if !matches!(answer, Response::Published { .. }) {
+            return Err(format!("publishing the long thread failed: {answer:?}").into());
         }
     }
+    drop(authors);
     // Reads while 8 users publish replies, spread over the 400 newest short threads.
     let roots: Arc<Vec<PostId>> = Arc::new(
         space
@@ -598,7 +609,7 @@ async fn measure(
     drop(again);
     let disk = du(dir.path());
     Ok(Row {
-        posts: space.posts.len(),
+        posts: space.posts.len() + space.long.len(),
         disk_mib: disk as f64 / (1024.0 * 1024.0),
         startup,
         caught_up,

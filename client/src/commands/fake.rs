@@ -263,6 +263,19 @@ impl FakeNode {
                 ids.iter().for_each(|id| self.read.mark(*id));
                 Response::Done
             }
+            Request::MarkSpaceRead { space } => {
+                if !self.view(&space).is_member(&self.user) {
+                    return Response::error(ApiErrorCode::Unknown, "no such space");
+                }
+                let held: Vec<PostId> = self
+                    .posts
+                    .iter()
+                    .filter(|post| post.space() == space)
+                    .map(Post::id)
+                    .collect();
+                held.into_iter().for_each(|id| self.read.mark(id));
+                Response::Done
+            }
             _ => Response::error(ApiErrorCode::Malformed, "unknown request"),
         }
     }

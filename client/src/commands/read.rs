@@ -303,10 +303,6 @@ pub(crate) async fn whole_thread(
     whole.ok_or_else(|| ClientError::Protocol("the node sent no page of the thread".to_owned()))
 }
 
-/// Rounds of unread answers `mark-read SPACE` goes through (each lists up to the
-/// node's bound of posts).
-const MARK_READ_ROUNDS: usize = 64;
-
 /// `parley mark-read TARGET`: every new post of a thread (TARGET a post id) or of a
 /// space (its name or id) marked read.
 pub(crate) async fn mark_read_command(
@@ -327,41 +323,41 @@ pub(crate) async fn mark_read_command(
         ));
     }
     let space = resolve(node, target).await?;
-    let mut marked = 0;
-    for _ in 0..MARK_READ_ROUNDS {
-        let Response::Unread { threads, more } =
-            node.ask(Request::Unread { mark_read: false }).await?
-        else {
-            return Err(ClientError::Protocol(
-                "the node did not answer Unread".to_owned(),
-            ));
-        };
-        let ids: Vec<PostId> = threads
-            .iter()
-            .filter(|entry| entry.space == space.id)
-            .flat_map(|entry| entry.thread.posts.iter().copied())
-            .collect();
-        if ids.is_empty() {
-            break;
-        }
-        marked += ids.len();
-        mark_read(node, &ids).await?;
-        if !more {
-            break;
-        }
+    // What is new, as far as one answer lists it (the node marks the whole space at
+    // once, however much that is).
+    let Response::Unread { threads, more } = node.ask(Request::Unread { mark_read: false }).await?
+    else {
+        return Err(ClientError::Protocol(
+            "the node did not answer Unread".to_owned(),
+        ));
+    };
+    let new: usize = threads
+        .iter()
+        .filter(|entry| entry.space == space.id)
+        .map(|entry| entry.thread.posts.len())
+        .sum();
+    if new == 0 && !more {
+        return Ok(Outcome::ok(
+            format!("Nothing new in {}; nothing was marked.\n", space.label),
+            json!({ "space": space.id.to_string(), "marked": 0, "at_least": false }),
+        ));
     }
-    let text = if marked == 0 {
-        format!("Nothing new in {}; nothing was marked.\n", space.label)
+    match node.ask(Request::MarkSpaceRead { space: space.id }).await? {
+        Response::Done => {}
+        other => return Err(unexpected(&other)),
+    }
+    let text = if more {
+        format!("Marked every new post in {} read.\n", space.label)
     } else {
         format!(
-            "Marked {marked} new {} in {} read.\n",
-            if marked == 1 { "post" } else { "posts" },
+            "Marked {new} new {} in {} read.\n",
+            if new == 1 { "post" } else { "posts" },
             space.label
         )
     };
     Ok(Outcome::ok(
         text,
-        json!({ "space": space.id.to_string(), "marked": marked }),
+        json!({ "space": space.id.to_string(), "marked": new, "at_least": more }),
     ))
 }
 
@@ -615,6 +611,12 @@ mod tests {
         let marked = mark_read_command(&mut node, "team").await.unwrap();
         assert_eq!(marked.text, "Marked 1 new post in team read.\n");
         assert!(node.read.is_read(&reply));
+        assert!(
+            node.requests
+                .iter()
+                .any(|r| matches!(r, Request::MarkSpaceRead { .. })),
+            "the node marks the whole space at once"
+        );
         let again = mark_read_command(&mut node, "team").await.unwrap();
         assert_eq!(again.text, "Nothing new in team; nothing was marked.\n");
         let thread = mark_read_command(&mut node, &root.to_string())

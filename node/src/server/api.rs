@@ -80,6 +80,7 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
         } => decisions(node, &user, space, limit, before),
         Request::Unread { mark_read } => unread(node, &user, mark_read),
         Request::MarkRead { ids } => mark_read(node, &user, ids.as_slice()),
+        Request::MarkSpaceRead { space } => mark_space_read(node, &user, &space),
         Request::Join { .. } | Request::Watch { .. } | Request::Publish { .. } => {
             Response::error(ApiErrorCode::Malformed, "this request is not served here")
         }
@@ -584,6 +585,17 @@ fn mark_read(node: &Node, user: &UserId, ids: &[PostId]) -> Response {
         }
     }
     Response::Done
+}
+
+/// Marks every post of `space` the node holds now read by `user`, a member.
+fn mark_space_read(node: &Node, user: &UserId, space: &SpaceId) -> Response {
+    if let Err(response) = open_space(node, user, space) {
+        return *response;
+    }
+    match node.storage.mark_space_read(user, space) {
+        Ok(()) => Response::Done,
+        Err(error) => internal(error),
+    }
 }
 
 /// Display names of a space's users, keyed by user id text.

@@ -57,6 +57,8 @@ pub(super) const CHANGE: u8 = b'o';
 pub(super) const SEEN: u8 = b'y';
 /// Threads with posts a user has not read, at their last count: `f user space root`.
 pub(super) const UNREAD: u8 = b'f';
+/// Where in the log a user's reading of a space is: `w user space`.
+pub(super) const READ_MARK: u8 = b'w';
 
 /// Sums of runs of a space's items: `I space level created_at id`.
 pub(super) const SUM: u8 = b'I';
@@ -229,6 +231,11 @@ pub(super) fn read(user: &UserId, space: &SpaceId, id: &PostId) -> Vec<u8> {
 /// `r user space`.
 pub(super) fn read_in(user: &UserId, space: &SpaceId) -> Vec<u8> {
     build(READ, &[user.as_bytes(), space.as_bytes()])
+}
+
+/// `w user space`.
+pub(super) fn read_mark(user: &UserId, space: &SpaceId) -> Vec<u8> {
+    build(READ_MARK, &[user.as_bytes(), space.as_bytes()])
 }
 
 /// `n node`.

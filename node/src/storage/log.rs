@@ -82,7 +82,48 @@ pub(super) struct Pointer {
     pub(super) len: u32,
 }
 
+/// A place in the log: records are appended in increasing positions, so a position
+/// divides the records stored before it from those stored after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Position {
+    /// The segment's number.
+    pub(super) segment: u32,
+    /// The offset in the segment.
+    pub(super) offset: u64,
+}
+
+impl Position {
+    /// Length of an encoded position.
+    pub(super) const LEN: usize = 12;
+
+    /// `segment` (`u32`), `offset` (`u64`), both big-endian.
+    pub(super) fn encode(&self) -> [u8; Self::LEN] {
+        let mut out = [0; Self::LEN];
+        out[..4].copy_from_slice(&self.segment.to_be_bytes());
+        out[4..].copy_from_slice(&self.offset.to_be_bytes());
+        out
+    }
+
+    /// The position in `bytes`, or `None` if they are not one.
+    pub(super) fn decode(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; Self::LEN] = bytes.try_into().ok()?;
+        let (segment, offset) = bytes.split_at(4);
+        Some(Self {
+            segment: u32::from_be_bytes(segment.try_into().ok()?),
+            offset: u64::from_be_bytes(offset.try_into().ok()?),
+        })
+    }
+}
+
 impl Pointer {
+    /// Where the record starts.
+    pub(super) fn position(&self) -> Position {
+        Position {
+            segment: self.segment,
+            offset: self.offset,
+        }
+    }
+
     /// Length of an encoded pointer.
     pub(super) const LEN: usize = 16;
 
@@ -151,6 +192,21 @@ impl Log {
             active: Mutex::new(None),
             next_segment: Mutex::new(highest.saturating_add(1)),
         })
+    }
+
+    /// Where the next record will go: every record appended so far lies before it.
+    /// Call under the store's writer lock, so that no append is under way.
+    pub(super) fn end(&self) -> Position {
+        match lock(&self.active).as_ref() {
+            Some(active) => Position {
+                segment: active.number,
+                offset: active.len,
+            },
+            None => Position {
+                segment: *lock(&self.next_segment),
+                offset: 0,
+            },
+        }
     }
 
     /// Appends one record per `(id, envelope)` with one write, syncs the segment, and

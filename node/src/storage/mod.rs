@@ -54,6 +54,7 @@
 //! | `o space seq root` | empty | shown threads in the order they were last folded (see the `unread` module) |
 //! | `y user space` | `u64` BE | the last fold a user's unread count looked at |
 //! | `f user space root` | empty | threads with posts a user had not read at the last count |
+//! | `w user space` | log position: segment `u32`, offset `u64` (BE) | everything stored before it is read by the user (see the `cursors` module) |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
 //! | `e pointer` | empty | log records still to be erased (a retraction's bytes) |
 //! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |

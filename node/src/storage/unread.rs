@@ -44,6 +44,26 @@ impl Storage {
         Ok(())
     }
 
+    /// The sequence number of the latest fold of a thread of `space`, if any.
+    pub(super) fn latest_change(&self, space: &SpaceId) -> Result<Option<u64>, StorageError> {
+        match self.db.scan_prefix(keys::changes_of(space)).next_back() {
+            Some(entry) => {
+                let (key, _) = entry?;
+                if key.len() != keys::CHANGE_LEN {
+                    return Err(keys::corrupt(
+                        &key,
+                        Corruption::Length {
+                            expected: keys::CHANGE_LEN,
+                            found: key.len(),
+                        },
+                    ));
+                }
+                parse_seq(&key, &key[1 + 32..1 + 32 + 8]).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The last fold `user`'s unread count in `space` looked at, if it ever counted.
     pub fn unread_seen(&self, user: &UserId, space: &SpaceId) -> Result<Option<u64>, StorageError> {
         let key = keys::seen(user, space);
@@ -95,20 +115,10 @@ impl Storage {
         }
         Ok(())
     }
-
-    /// Whether `user` has read the post `id` of `space`.
-    pub fn is_read(
-        &self,
-        user: &UserId,
-        space: &SpaceId,
-        id: &PostId,
-    ) -> Result<bool, StorageError> {
-        Ok(self.db.contains_key(keys::read(user, space, id))?)
-    }
 }
 
 /// A sequence number stored as 8 bytes (big-endian).
-fn parse_seq(key: &[u8], bytes: &[u8]) -> Result<u64, StorageError> {
+pub(super) fn parse_seq(key: &[u8], bytes: &[u8]) -> Result<u64, StorageError> {
     let bytes: [u8; 8] = bytes.try_into().map_err(|_| {
         keys::corrupt(
             key,

@@ -94,6 +94,11 @@ pub enum Request {
         /// Start just after this decision; `None` starts at the newest.
         before: Option<DecisionCursor>,
     },
+    /// Tag 12: mark read every post of a space the node holds now. Answered `Done`.
+    MarkSpaceRead {
+        /// The space.
+        space: SpaceId,
+    },
 }
 
 /// A space as listed for its members.
@@ -371,6 +376,9 @@ mod tests {
             },
             Request::MarkRead {
                 ids: BoundedVec::try_from_vec(vec![PostId([4; 32])]).unwrap(),
+            },
+            Request::MarkSpaceRead {
+                space: SpaceId([6; 32]),
             },
         ];
         for request in requests {

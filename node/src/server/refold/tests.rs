@@ -97,6 +97,13 @@ impl Model {
         ids.iter().for_each(|id| cursor.mark(*id));
     }
 
+    /// Marks every post held now read for `user`, in the store and the model.
+    fn mark_space_read(&mut self, user: UserId, stored: &[Post]) {
+        self.storage().mark_space_read(&user, &self.space).unwrap();
+        let cursor = self.read.entry(user).or_default();
+        stored.iter().for_each(|post| cursor.mark(post.id()));
+    }
+
     /// Catches `user` up in answers of at most `budget` posts (whole threads at a time),
     /// marking each answer read, until the node says nothing more remains; checks that
     /// the answers together list exactly what the fold says was unread.
@@ -279,6 +286,7 @@ enum Then {
     DropRetracted,
     Rebuild,
     MarkRead,
+    MarkSpaceRead,
     CatchUp,
     CatchUpInSteps,
 }
@@ -302,7 +310,7 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
         let (group, after) = rest.split_at((1 + rng.below(4)).min(rest.len()));
         rest = after;
         stored.extend(model.store(group));
-        let then = match rng.below(20) {
+        let then = match rng.below(21) {
             0..3 => Then::Check,
             3 => Then::Restart,
             4 => Then::DropRetracted,
@@ -310,6 +318,7 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
             6..8 => Then::MarkRead,
             8..10 => Then::CatchUp,
             10 => Then::CatchUpInSteps,
+            11 => Then::MarkSpaceRead,
             _ => Then::Nothing,
         };
         match then {
@@ -329,6 +338,10 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
                     .map(Post::id)
                     .collect();
                 model.mark_read(user, &ids);
+            }
+            Then::MarkSpaceRead => {
+                let user = key(1 + rng.below(EVE as usize) as u8).user_id();
+                model.mark_space_read(user, &stored);
             }
             Then::CatchUp => {
                 let user = key(1 + rng.below(EVE as usize) as u8).user_id();
