@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use parley_protocol::api::Invite;
-use parley_protocol::{NodeId, PostId, UserId};
+use parley_protocol::{NodeId, UserId};
+
+use crate::commands::lookup::{IdRef, PostRef};
 
 use crate::commands::body::BodyArgs;
 
@@ -71,7 +73,7 @@ pub(crate) enum Command {
     /// Reply to a thread or a reply.
     Reply {
         /// The post replied to.
-        post: PostId,
+        post: PostRef,
         /// The body (else $EDITOR opens).
         #[command(flatten)]
         body: BodyArgs,
@@ -79,7 +81,7 @@ pub(crate) enum Command {
     /// Edit your own thread or reply.
     Edit {
         /// The post to edit.
-        post: PostId,
+        post: PostRef,
         /// A new title (threads only); alone, it keeps the body.
         #[arg(long, short = 't')]
         title: Option<String>,
@@ -90,19 +92,19 @@ pub(crate) enum Command {
     /// Withdraw a post's content for good.
     Retract {
         /// The post.
-        post: PostId,
+        post: PostRef,
     },
     /// React to a thread or reply.
     React {
         /// The post.
-        post: PostId,
+        post: PostRef,
         /// An emoji or a short word.
         reaction: String,
     },
     /// Resolve a thread with a decision.
     Resolve {
         /// The thread (a reply's id resolves its thread).
-        thread: PostId,
+        thread: PostRef,
         /// The decision.
         #[arg(long, short = 'd')]
         decision: String,
@@ -110,7 +112,7 @@ pub(crate) enum Command {
     /// Reopen a resolved thread.
     Reopen {
         /// The thread.
-        thread: PostId,
+        thread: PostRef,
     },
     /// List a space's threads, latest activity first: one screen, unless asked for more.
     Threads {
@@ -128,7 +130,7 @@ pub(crate) enum Command {
     /// Show a thread as a tree (and mark it read).
     Show {
         /// The thread, or any post in it.
-        thread: PostId,
+        thread: PostRef,
     },
     /// What is new across your spaces: how many new posts in which threads. Marks
     /// nothing; `parley show ID` reads a thread and marks it read.
@@ -200,29 +202,29 @@ pub(crate) enum SpaceCommand {
     AddMember {
         /// The space: its name or id.
         space: String,
-        /// The user to add.
-        user: UserId,
+        /// The user to add. (a member's id may be shortened to its start)
+        user: IdRef<UserId>,
     },
     /// Remove a member (moderators only).
     RemoveMember {
         /// The space: its name or id.
         space: String,
-        /// The user to remove.
-        user: UserId,
+        /// The user to remove. (a member's id may be shortened to its start)
+        user: IdRef<UserId>,
     },
     /// Make a member a moderator.
     GrantModerator {
         /// The space: its name or id.
         space: String,
-        /// The member.
-        user: UserId,
+        /// The member. (a member's id may be shortened to its start)
+        user: IdRef<UserId>,
     },
     /// Take a member's moderator rights away.
     RevokeModerator {
         /// The space: its name or id.
         space: String,
-        /// The member.
-        user: UserId,
+        /// The member. (a member's id may be shortened to its start)
+        user: IdRef<UserId>,
     },
     /// Let another node hold a replica of the space.
     Share {
@@ -236,9 +238,9 @@ pub(crate) enum SpaceCommand {
     Unshare {
         /// The space: its name or id.
         space: String,
-        /// The node: its id, or NODE_ID@HOST:PORT.
-        #[arg(value_parser = parse_node)]
-        node: NodeId,
+        /// The node: its id (or its start), or NODE_ID@HOST:PORT.
+        #[arg(value_parser = parse_node_ref)]
+        node: IdRef<NodeId>,
     },
     /// Set your display name in a space.
     SetName {
@@ -273,7 +275,15 @@ impl Cli {
 fn parse_node(text: &str) -> Result<NodeId, String> {
     let id = text.split_once('@').map_or(text, |(id, _)| id);
     id.parse::<NodeId>().map_err(|error| {
-        format!("expected a node id (nod1…) or NODE_ID@HOST:PORT, not `{text}`: {error}")
+        format!("expected a node id (node1…) or NODE_ID@HOST:PORT, not `{text}`: {error}")
+    })
+}
+
+/// A node id (or the start of one), alone or in the `NODE_ID@HOST:PORT` form.
+fn parse_node_ref(text: &str) -> Result<IdRef<NodeId>, String> {
+    let id = text.split_once('@').map_or(text, |(id, _)| id);
+    id.parse::<IdRef<NodeId>>().map_err(|error| {
+        format!("expected a node id (node1…) or NODE_ID@HOST:PORT, not `{text}`: {error}")
     })
 }
 
@@ -293,6 +303,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
+    use parley_protocol::PostId;
     use parley_protocol::api::{InviteToken, NodeAddress};
 
     use super::*;

@@ -45,6 +45,12 @@ pub(crate) enum ClientError {
     /// A SPACE argument names several spaces.
     #[error("{0}")]
     AmbiguousSpace(String),
+    /// The start of an id names no post the user may read, or no one of those known.
+    #[error("{0}")]
+    UnknownId(String),
+    /// The start of an id names several posts.
+    #[error("{0}")]
+    AmbiguousId(String),
     /// The arguments do not make sense together or for the post they name.
     #[error("{0}")]
     Usage(String),
@@ -77,6 +83,8 @@ impl ClientError {
             Self::InvalidPost(_) => "invalid_post",
             Self::UnknownSpace(_) => "unknown_space",
             Self::AmbiguousSpace(_) => "ambiguous_space",
+            Self::UnknownId(_) => "unknown",
+            Self::AmbiguousId(_) => "ambiguous_id",
             Self::Usage(_) => "usage",
             Self::DraftKept { error, .. } => error.code(),
             Self::Disconnected(_) => "disconnected",

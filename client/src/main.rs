@@ -22,6 +22,7 @@ use clap::error::ErrorKind;
 use serde_json::json;
 
 use crate::cli::{Cli, Command, SpaceCommand};
+use crate::commands::lookup::resolve_post;
 use crate::commands::space::Change;
 use crate::commands::{Context, Outcome, account, id_parse, read, space, watch, write};
 use crate::error::ClientError;
@@ -81,23 +82,40 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
         Command::Whoami => account::whoami(ctx, node).await,
         Command::Space { command } => space_command(ctx, node, command).await,
         Command::Post { space, title, body } => write::post(ctx, node, space, title, body).await,
-        Command::Reply { post, body } => write::reply(ctx, node, *post, body).await,
+        Command::Reply { post, body } => {
+            let post = resolve_post(node, post).await?;
+            write::reply(ctx, node, post, body).await
+        }
         Command::Edit { post, title, body } => {
-            write::edit(ctx, node, *post, title.as_deref(), body).await
+            let post = resolve_post(node, post).await?;
+            write::edit(ctx, node, post, title.as_deref(), body).await
         }
-        Command::Retract { post } => write::retract(ctx, node, *post).await,
-        Command::React { post, reaction } => write::react(ctx, node, *post, reaction).await,
+        Command::Retract { post } => {
+            let post = resolve_post(node, post).await?;
+            write::retract(ctx, node, post).await
+        }
+        Command::React { post, reaction } => {
+            let post = resolve_post(node, post).await?;
+            write::react(ctx, node, post, reaction).await
+        }
         Command::Resolve { thread, decision } => {
-            write::resolve_thread(ctx, node, *thread, decision).await
+            let thread = resolve_post(node, thread).await?;
+            write::resolve_thread(ctx, node, thread, decision).await
         }
-        Command::Reopen { thread } => write::reopen(ctx, node, *thread).await,
+        Command::Reopen { thread } => {
+            let thread = resolve_post(node, thread).await?;
+            write::reopen(ctx, node, thread).await
+        }
         Command::Threads {
             space,
             page,
             open,
             resolved,
         } => read::threads(ctx, node, space, page, read::filter(*open, *resolved)).await,
-        Command::Show { thread } => read::show(ctx, node, *thread).await,
+        Command::Show { thread } => {
+            let thread = resolve_post(node, thread).await?;
+            read::show(ctx, node, thread).await
+        }
         Command::Unread { all, peek } => read::unread(ctx, node, *all, *peek).await,
         Command::MarkRead { target } => read::mark_read_command(node, target).await,
         Command::Watch { space } => {
@@ -136,12 +154,16 @@ async fn space_command(
             return space::create(ctx, node, name, description).await;
         }
         SpaceCommand::List => return space::list(ctx, node).await,
-        SpaceCommand::AddMember { space, user } => (space, Change::AddMember(*user)),
-        SpaceCommand::RemoveMember { space, user } => (space, Change::RemoveMember(*user)),
-        SpaceCommand::GrantModerator { space, user } => (space, Change::GrantModerator(*user)),
-        SpaceCommand::RevokeModerator { space, user } => (space, Change::RevokeModerator(*user)),
+        SpaceCommand::AddMember { space, user } => (space, Change::AddMember(user.clone())),
+        SpaceCommand::RemoveMember { space, user } => (space, Change::RemoveMember(user.clone())),
+        SpaceCommand::GrantModerator { space, user } => {
+            (space, Change::GrantModerator(user.clone()))
+        }
+        SpaceCommand::RevokeModerator { space, user } => {
+            (space, Change::RevokeModerator(user.clone()))
+        }
         SpaceCommand::Share { space, node } => (space, Change::Share(*node)),
-        SpaceCommand::Unshare { space, node } => (space, Change::Unshare(*node)),
+        SpaceCommand::Unshare { space, node } => (space, Change::Unshare(node.clone())),
         SpaceCommand::SetName { space, name } => (space, Change::SetName(name.clone())),
     };
     space::change(ctx, node, space_arg, change).await

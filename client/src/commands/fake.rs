@@ -263,6 +263,24 @@ impl FakeNode {
                 ids.iter().for_each(|id| self.read.mark(*id));
                 Response::Done
             }
+            Request::FindPosts { prefix } => {
+                let prefix = match parley_protocol::IdPrefix::parse(PostId::PREFIX, &prefix) {
+                    Ok(prefix) => prefix,
+                    Err(error) => {
+                        return Response::error(ApiErrorCode::Malformed, error.to_string());
+                    }
+                };
+                let mut ids: Vec<PostId> = self
+                    .posts
+                    .iter()
+                    .filter(|post| prefix.matches(post.id().as_bytes()))
+                    .filter(|post| self.view(&post.space()).is_member(&self.user))
+                    .map(Post::id)
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                Response::Found { ids, more: false }
+            }
             Request::MarkSpaceRead { space } => {
                 if !self.view(&space).is_member(&self.user) {
                     return Response::error(ApiErrorCode::Unknown, "no such space");

@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod body;
 pub(crate) mod id_parse;
+pub(crate) mod lookup;
 pub(crate) mod read;
 pub(crate) mod space;
 pub(crate) mod watch;

@@ -15,12 +15,13 @@ use parley_protocol::limits::MAX_IDS_PER_MESSAGE;
 use parley_protocol::view::{ThreadPost, ThreadView};
 use serde_json::json;
 
+use super::lookup::{PostRef, resolve_post};
 use super::space::resolve;
 use super::{Context, Outcome};
 use crate::cli::PageArgs;
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
-use crate::render::text::{clean_line, short_id};
+use crate::render::text::{clean_line, short_id, short_post};
 use crate::render::{Names, json as render_json, lists, thread as render_thread};
 
 /// `parley threads SPACE`: the thread list, latest activity first, a page at a time.
@@ -165,7 +166,7 @@ pub(crate) async fn unread(
         text.push_str(&lists::unread_thread(
             &entry.space_name,
             &entry.thread.title,
-            &entry.thread.thread.to_string(),
+            &short_post(&entry.thread.thread),
             &posts,
             names,
             ctx.style,
@@ -228,7 +229,7 @@ fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
             "  {:>3} new  {}  {}\n",
             entry.thread.posts.len(),
             clean_line(&entry.thread.title),
-            entry.thread.thread
+            short_post(&entry.thread.thread)
         ));
     }
     if more {
@@ -309,7 +310,9 @@ pub(crate) async fn mark_read_command(
     node: &mut impl Api,
     target: &str,
 ) -> Result<Outcome, ClientError> {
-    if let Ok(id) = target.parse::<PostId>() {
+    if target.starts_with("post1") {
+        let post = target.parse::<PostRef>().map_err(ClientError::Usage)?;
+        let id = resolve_post(node, &post).await?;
         let (space, _, thread) = whole_thread(node, id).await?;
         let ids: Vec<PostId> = thread.posts.iter().map(|post| post.id).collect();
         mark_read(node, &ids).await?;
@@ -569,9 +572,10 @@ mod tests {
             shown.text
         );
         assert!(
-            shown
-                .text
-                .contains(&format!("\n  Bob · just now · {reply}\n    After QA.\n")),
+            shown.text.contains(&format!(
+                "\n  Bob · just now · {}\n    After QA.\n",
+                short_post(&reply)
+            )),
             "{}",
             shown.text
         );
@@ -586,7 +590,8 @@ mod tests {
         assert_eq!(
             summary.text,
             format!(
-                "1 new post in 1 thread\n\nteam\n    1 new  Release plan  {root}\n\nRead a thread with `parley show ID` (that marks it read), or every new post here with `parley unread --all`.\n"
+                "1 new post in 1 thread\n\nteam\n    1 new  Release plan  {}\n\nRead a thread with `parley show ID` (that marks it read), or every new post here with `parley unread --all`.\n",
+                short_post(&root)
             )
         );
         assert_eq!(summary.json["threads"][0]["new"], 1);

@@ -9,6 +9,7 @@ use parley_protocol::view;
 use parley_protocol::{NodeId, Post, SpaceId, UserId};
 use serde_json::json;
 
+use super::lookup::IdRef;
 use super::write::{Roster, publish, roster};
 use super::{Context, Outcome, read};
 use crate::cli::PageArgs;
@@ -43,6 +44,17 @@ pub(crate) async fn resolve(node: &mut impl Api, arg: &str) -> Result<SpaceRef, 
         // Text shaped like an id that is not one is a mistyped id, unless a space of
         // the user's is really named so.
         Err(error) if looks_like_id(arg) && !spaces.iter().any(|s| named(&s)) => {
+            // The start of an id, as the client prints ids of spaces without a name.
+            if let Ok(short @ IdRef::Prefix(_)) = arg.parse::<IdRef<SpaceId>>() {
+                let id = short.pick(spaces.iter().map(|s| s.space), "your spaces")?;
+                if let Some(known) = spaces.iter().find(|s| s.space == id) {
+                    return Ok(SpaceRef {
+                        id,
+                        label: clean_line(&known.genesis.name),
+                        founder: Some(known.genesis.founder),
+                    });
+                }
+            }
             return Err(ClientError::UnknownSpace(error.to_string()));
         }
         Err(_) => {}
@@ -132,17 +144,17 @@ pub(crate) async fn list(ctx: &Context, node: &mut impl Api) -> Result<Outcome, 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
     /// Add a member.
-    AddMember(UserId),
+    AddMember(IdRef<UserId>),
     /// Remove a member.
-    RemoveMember(UserId),
+    RemoveMember(IdRef<UserId>),
     /// Make a member a moderator.
-    GrantModerator(UserId),
+    GrantModerator(IdRef<UserId>),
     /// Take moderator rights away.
-    RevokeModerator(UserId),
+    RevokeModerator(IdRef<UserId>),
     /// Let a node hold a replica.
     Share(NodeId),
     /// Stop a node from holding a replica.
-    Unshare(NodeId),
+    Unshare(IdRef<NodeId>),
     /// Set the user's display name in the space.
     SetName(String),
 }
@@ -156,27 +168,51 @@ pub(crate) async fn change(
 ) -> Result<Outcome, ClientError> {
     let space = resolve(node, space).await?;
     let label = &space.label;
+    let roster = roster(node, space.id).await?;
+    // Users a shortened id may name: everyone the member list mentions.
+    let known_users = || {
+        let r = &roster;
+        r.members
+            .iter()
+            .chain(&r.moderators)
+            .chain(&r.former_moderators)
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let members_of = format!("the members of {label}");
     let (content, subject, text) = match change {
-        Change::AddMember(user) => (
-            Content::AddMember(Member { user }),
-            user.to_string(),
-            format!("Added {user} to {label}."),
-        ),
-        Change::RemoveMember(user) => (
-            Content::RemoveMember(Member { user }),
-            user.to_string(),
-            format!("Removed {user} from {label}."),
-        ),
-        Change::GrantModerator(user) => (
-            Content::GrantModerator(Member { user }),
-            user.to_string(),
-            format!("{user} is now a moderator of {label}."),
-        ),
-        Change::RevokeModerator(user) => (
-            Content::RevokeModerator(Member { user }),
-            user.to_string(),
-            format!("{user} is no longer a moderator of {label}."),
-        ),
+        Change::AddMember(user) => {
+            let user = user.pick(known_users(), &members_of)?;
+            (
+                Content::AddMember(Member { user }),
+                user.to_string(),
+                format!("Added {user} to {label}."),
+            )
+        }
+        Change::RemoveMember(user) => {
+            let user = user.pick(known_users(), &members_of)?;
+            (
+                Content::RemoveMember(Member { user }),
+                user.to_string(),
+                format!("Removed {user} from {label}."),
+            )
+        }
+        Change::GrantModerator(user) => {
+            let user = user.pick(known_users(), &members_of)?;
+            (
+                Content::GrantModerator(Member { user }),
+                user.to_string(),
+                format!("{user} is now a moderator of {label}."),
+            )
+        }
+        Change::RevokeModerator(user) => {
+            let user = user.pick(known_users(), &members_of)?;
+            (
+                Content::RevokeModerator(Member { user }),
+                user.to_string(),
+                format!("{user} is no longer a moderator of {label}."),
+            )
+        }
         Change::Share(node) => (
             Content::ShareReplica(Replica { node }),
             node.to_string(),
@@ -184,11 +220,17 @@ pub(crate) async fn change(
                 "{label} is now shared with node {node}.\nIts posts flow there once the two nodes are peers: each admin runs `parleyd peer add NODE_ID@HOST:PORT` with the other's address."
             ),
         ),
-        Change::Unshare(node) => (
-            Content::UnshareReplica(Replica { node }),
-            node.to_string(),
-            format!("{label} is no longer shared with node {node}."),
-        ),
+        Change::Unshare(node) => {
+            let node = node.pick(
+                roster.replicas.iter().copied(),
+                &format!("the nodes {label} is shared with"),
+            )?;
+            (
+                Content::UnshareReplica(Replica { node }),
+                node.to_string(),
+                format!("{label} is no longer shared with node {node}."),
+            )
+        }
         Change::SetName(display_name) => {
             let text = format!("Your name in {label} is now {}.", clean_line(&display_name));
             (
@@ -201,7 +243,6 @@ pub(crate) async fn change(
         }
     };
     let kind = content.kind_name();
-    let roster = roster(node, space.id).await?;
     if let Some(unchanged) = no_change(&roster, &space.label, &content) {
         return Ok(Outcome::ok(
             format!("{unchanged}; nothing was sent.\n"),
@@ -457,7 +498,7 @@ mod tests {
         let (_dir, ctx, mut node) = joined();
         create(&ctx, &mut node, "team", "").await.unwrap();
         let bob = SecretKey::from_seed(&[2; 32]).user_id();
-        let added = change(&ctx, &mut node, "team", Change::AddMember(bob))
+        let added = change(&ctx, &mut node, "team", Change::AddMember(IdRef::Id(bob)))
             .await
             .unwrap();
         assert_eq!(added.json["kind"], "add_member");
@@ -482,9 +523,14 @@ mod tests {
         assert!(shown.text.contains("  Alice  "), "{}", shown.text);
         assert!(shown.text.contains("moderator"), "{}", shown.text);
         assert_eq!(shown.json["replicas"].as_array().unwrap().len(), 2);
-        change(&ctx, &mut node, "team", Change::RemoveMember(bob))
-            .await
-            .unwrap();
+        change(
+            &ctx,
+            &mut node,
+            "team",
+            Change::RemoveMember(IdRef::Id(bob)),
+        )
+        .await
+        .unwrap();
         let shown = members(&ctx, &mut node, "team").await.unwrap();
         assert_eq!(shown.json["members"].as_array().unwrap().len(), 1);
     }

@@ -205,6 +205,7 @@ mod tests {
     use crate::commands::fake::joined;
     use crate::commands::space;
     use crate::render::fixtures::NOW;
+    use crate::render::text::short_post;
 
     fn event(post: &Post) -> Response {
         Response::Event(Event::Post {
@@ -280,12 +281,18 @@ mod tests {
         assert_eq!(lines[1], "[team] Ann is now called Ann · just now");
         assert_eq!(
             lines[2],
-            format!("[team] Ann started \"Hi\" · {} · just now", thread.id())
+            format!(
+                "[team] Ann started \"Hi\" · {} · just now",
+                short_post(&thread.id())
+            )
         );
         assert_eq!(lines[3], "  there");
         assert_eq!(
             lines[4],
-            format!("[team] Ann replied in \"Hi\" · {} · just now", reply.id()),
+            format!(
+                "[team] Ann replied in \"Hi\" · {} · just now",
+                short_post(&reply.id())
+            ),
             "a reply names its thread"
         );
         assert_eq!(lines[5], "  hello");

@@ -18,6 +18,7 @@ use super::space::resolve;
 use super::{Context, Outcome};
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
+use crate::render::text::short_post;
 
 /// Signs `content` for `space` with the user's key, now, and publishes it.
 pub(crate) async fn publish(
@@ -69,7 +70,7 @@ pub(crate) async fn post(
     let body = or_editor(ctx, node, given, "post", "")?;
     let id = publish_body(ctx, node, space.id, thread(body.text.clone()), &body).await?;
     Ok(Outcome::ok(
-        format!("Posted {id} in {}.\n", space.label),
+        format!("Posted {} in {}.\n", short_post(&id), space.label),
         json!({ "id": id.to_string(), "space": space.id.to_string(), "kind": "thread", "thread": id.to_string(), "parent": null }),
     ))
 }
@@ -93,7 +94,7 @@ pub(crate) async fn reply(
     });
     let id = publish_body(ctx, node, located.space, content, &body).await?;
     Ok(Outcome::ok(
-        format!("Replied {id} to {parent}.\n"),
+        format!("Replied {} to {}.\n", short_post(&id), short_post(&parent)),
         json!({
             "id": id.to_string(),
             "space": located.space.to_string(),
@@ -159,7 +160,7 @@ pub(crate) async fn edit(
     };
     let id = publish_body(ctx, node, located.space, edit(body.text.clone()), &body).await?;
     Ok(Outcome::ok(
-        format!("Edited {target} ({id}).\n"),
+        format!("Edited {} ({}).\n", short_post(&target), short_post(&id)),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "edit", "target": target.to_string() }),
     ))
 }
@@ -175,7 +176,7 @@ pub(crate) async fn retract(
     refuse_ignored(ctx, node, located.space, &content, Some(located.target())).await?;
     let id = publish(ctx, node, located.space, content).await?;
     Ok(Outcome::ok(
-        format!("Retracted {target} ({id}).\n"),
+        format!("Retracted {} ({}).\n", short_post(&target), short_post(&id)),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "retraction", "target": target.to_string() }),
     ))
 }
@@ -196,8 +197,9 @@ pub(crate) async fn react(
     let id = publish(ctx, node, located.space, content).await?;
     Ok(Outcome::ok(
         format!(
-            "Reacted {} to {target}.\n",
-            crate::render::text::clean_line(reaction)
+            "Reacted {} to {}.\n",
+            crate::render::text::clean_line(reaction),
+            short_post(&target)
         ),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "reaction", "target": target.to_string(), "reaction": reaction }),
     ))
@@ -228,7 +230,11 @@ pub(crate) async fn resolve_thread(
         )
     });
     Ok(Outcome::ok(
-        format!("Resolved {root} ({id}).{replaces}\n"),
+        format!(
+            "Resolved {} ({}).{replaces}\n",
+            short_post(&root),
+            short_post(&id)
+        ),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "resolve", "thread": root.to_string(), "decision": decision }),
     ))
 }
@@ -245,14 +251,14 @@ pub(crate) async fn reopen(
     let (root_post, resolution) = thread_state(node, root).await?;
     if resolution.is_none() {
         return Ok(Outcome::ok(
-            format!("{root} is open already; nothing was sent.\n"),
+            format!("{} is open already; nothing was sent.\n", short_post(&root)),
             json!({ "id": null, "space": located.space.to_string(), "kind": "reopen", "thread": root.to_string(), "unchanged": true }),
         ));
     }
     refuse_ignored(ctx, node, located.space, &content, Some(root_post)).await?;
     let id = publish(ctx, node, located.space, content).await?;
     Ok(Outcome::ok(
-        format!("Reopened {root} ({id}).\n"),
+        format!("Reopened {} ({}).\n", short_post(&root), short_post(&id)),
         json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "reopen", "thread": root.to_string() }),
     ))
 }
@@ -748,7 +754,7 @@ mod tests {
             &ctx,
             &mut node,
             &space.to_string(),
-            space::Change::AddMember(someone),
+            space::Change::AddMember(crate::commands::lookup::IdRef::Id(someone)),
         )
         .await
         .unwrap_err();
@@ -776,12 +782,17 @@ mod tests {
         let open = reopen(&ctx, &mut node, root).await.unwrap();
         assert_eq!(
             open.text,
-            format!("{root} is open already; nothing was sent.\n")
+            format!("{} is open already; nothing was sent.\n", short_post(&root))
         );
         assert_eq!(open.json["unchanged"], true);
-        let added = space::change(&ctx, &mut node, "team", space::Change::AddMember(me))
-            .await
-            .unwrap();
+        let added = space::change(
+            &ctx,
+            &mut node,
+            "team",
+            space::Change::AddMember(crate::commands::lookup::IdRef::Id(me)),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             added.text,
             format!("{me} is a member of team already; nothing was sent.\n")

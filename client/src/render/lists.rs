@@ -8,7 +8,7 @@ use parley_protocol::content::Content;
 use parley_protocol::view::{Decision, ThreadPost, ThreadSummary};
 use parley_protocol::{NodeId, Post, UserId};
 
-use super::text::{clean, clean_line, relative_time, short_id, wrap};
+use super::text::{clean, clean_line, relative_time, short_id, short_post, wrap};
 use super::{Names, Style};
 
 /// The user's spaces.
@@ -74,7 +74,7 @@ pub(crate) fn threads(
         let _ = writeln!(
             out,
             "  {} · by {author} · {} · last activity {}",
-            thread.id,
+            short_post(&thread.id),
             count(thread.reply_count as u64, "reply", "replies"),
             relative_time(style.now, thread.last_activity)
         );
@@ -131,7 +131,7 @@ pub(crate) fn decisions(
             "  decided by {} {} · thread {}",
             names.of(&decision.decided_by),
             relative_time(style.now, decision.decided_at),
-            decision.thread
+            short_post(&decision.thread)
         );
         for line in wrap(&clean(&decision.decision), style.width, 4) {
             let _ = writeln!(out, "{line}");
@@ -179,7 +179,7 @@ pub(crate) fn event(
     };
     let who = names.of(&post.author());
     let when = relative_time(style.now, post.created_at());
-    let id = post.id();
+    let id = short_post(&post.id());
     let (what, text) = match post.content() {
         Content::Genesis(genesis) => (
             format!("created the space {}", clean_line(&genesis.name)),
@@ -195,7 +195,7 @@ pub(crate) fn event(
                 Some(&reply.body),
             ),
             None => (
-                format!("replied to {} · {id}", short_id(&reply.parent.to_string())),
+                format!("replied to {} · {id}", short_post(&reply.parent)),
                 Some(&reply.body),
             ),
         },
@@ -321,7 +321,7 @@ mod tests {
             text,
             format!(
                 "Threads in team (1)\n\nRelease plan  [resolved]\n  {} · by Alice · 2 replies · last activity 1h ago\n",
-                post_id(1)
+                short_post(&post_id(1))
             )
         );
         let text = threads("team", &[summary(false, None)], 1, Names(&names), style());
@@ -344,7 +344,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Members of team (2)");
         assert!(
-            lines[1].starts_with("  alice           user1") && lines[1].ends_with("  moderator"),
+            lines[1].starts_with("  alice          user1") && lines[1].ends_with("  moderator"),
             "{text}"
         );
         assert!(
@@ -391,7 +391,7 @@ mod tests {
             decisions("team", &[decision], Names(&names), style()),
             format!(
                 "Decisions in team (1)\n\nRelease plan\n  decided by bob 1h ago · thread {}\n    Ship on Friday.\n",
-                post_id(1)
+                short_post(&post_id(1))
             )
         );
     }
@@ -447,7 +447,7 @@ mod tests {
             text,
             format!(
                 "[team] alice started \"Hello\" · {} · just now\n  first [1mpost\n",
-                thread.id()
+                short_post(&thread.id())
             )
         );
         let text = event(&genesis, "team", None, Names(&names), style());

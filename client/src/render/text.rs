@@ -43,13 +43,26 @@ fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// The start of an id's text, for people: `user1abcdefgh…`.
+/// The start of an id's text, for people: `user1abcdefgh`, which commands that take
+/// such an id accept back (see `commands::lookup`).
 pub(crate) fn short_id(id: &str) -> String {
     let Some((prefix, data)) = id.split_once('1') else {
         return clean_line(id);
     };
     let data: String = data.chars().take(8).collect();
-    clean_line(&format!("{prefix}1{data}…"))
+    clean_line(&format!("{prefix}1{data}"))
+}
+
+/// Data characters of the post ids printed for people: unique among a billion posts
+/// but for a chance in a million, and accepted back wherever a post id is (the node
+/// completes them; see `commands::lookup`).
+pub(crate) const SHORT_POST_CHARS: usize = 12;
+
+/// The start of a post's id that the client prints for people: `post1tsmpe33x35gd`.
+pub(crate) fn short_post(id: &parley_protocol::PostId) -> String {
+    let text = id.to_string();
+    let end = parley_protocol::PostId::PREFIX.len() + 1 + SHORT_POST_CHARS;
+    text.get(..end).unwrap_or(&text).to_owned()
 }
 
 /// How long ago `then` was, seen from `now`: "just now", "5m ago", "3h ago", "2d ago",
@@ -163,7 +176,7 @@ mod tests {
     fn ids_are_shortened_for_people() {
         assert_eq!(
             short_id("user1qqsyqcyq5rqwzqfpg9scrgwpugpzysnzs23v9ccrydpk"),
-            "user1qqsyqcyq…"
+            "user1qqsyqcyq"
         );
         assert_eq!(short_id("plain"), "plain");
     }

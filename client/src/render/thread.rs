@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use parley_protocol::view::{ThreadPost, ThreadView};
 
-use super::text::{clean, clean_line, relative_time, wrap};
+use super::text::{clean, clean_line, relative_time, short_post, wrap};
 use super::{Names, Style};
 
 /// Deeper replies are shown at this depth, so bodies keep room to read.
@@ -60,7 +60,7 @@ pub(crate) fn post(post: &ThreadPost, names: Names<'_>, style: Style) -> String 
     if post.edited {
         header.push_str(" (edited)");
     }
-    let _ = writeln!(out, "{header} · {}", post.id);
+    let _ = writeln!(out, "{header} · {}", short_post(&post.id));
     if post.parent_missing {
         let _ = writeln!(out, "{pad}  (a reply to a post that is not shown)");
     }
@@ -108,9 +108,13 @@ mod tests {
     fn an_open_thread_reads_as_an_indented_tree() {
         let names = names();
         let text = thread(&open_thread(), "team", Names(&names), style());
-        let (p1, p2, p3) = (post_id(1), post_id(2), post_id(3));
+        let (p1, p2, p3) = (
+            short_post(&post_id(1)),
+            short_post(&post_id(2)),
+            short_post(&post_id(3)),
+        );
         let user3 = crate::render::fixtures::user(3).to_string();
-        let short3 = format!("{}…", &user3[..13]);
+        let short3 = user3[..13].to_owned();
         let expected = format!(
             "Release plan\n\
              in team · 2 replies · last activity 1h ago\n\

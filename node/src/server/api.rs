@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parley_protocol::api::{
-    ApiErrorCode, DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary, ThreadCursor,
-    ThreadFilter,
+    ApiErrorCode, DecisionCursor, MAX_FOUND, MAX_PAGE_LINES, Request, Response, SpaceSummary,
+    ThreadCursor, ThreadFilter,
 };
 use parley_protocol::content::Content;
 use parley_protocol::encoding::ByteString;
 use parley_protocol::view::{self, SpaceView, Target, ThreadPost, ThreadView};
-use parley_protocol::{Post, PostId, SpaceId, UserId};
+use parley_protocol::{IdPrefix, Post, PostId, SpaceId, UserId};
 
 use crate::clock;
 use crate::storage::{InviteError, PageLimits};
@@ -81,6 +81,7 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
         Request::Unread { mark_read } => unread(node, &user, mark_read),
         Request::MarkRead { ids } => mark_read(node, &user, ids.as_slice()),
         Request::MarkSpaceRead { space } => mark_space_read(node, &user, &space),
+        Request::FindPosts { prefix } => find_posts(node, &user, &prefix),
         Request::Join { .. } | Request::Watch { .. } | Request::Publish { .. } => {
             Response::error(ApiErrorCode::Malformed, "this request is not served here")
         }
@@ -596,6 +597,34 @@ fn mark_space_read(node: &Node, user: &UserId, space: &SpaceId) -> Response {
         Ok(()) => Response::Done,
         Err(error) => internal(error),
     }
+}
+
+/// The posts `user` may read whose ids start with `prefix`: only spaces the user is a
+/// member of count, so the answer says nothing of any other.
+fn find_posts(node: &Node, user: &UserId, prefix: &str) -> Response {
+    let prefix = match IdPrefix::parse(PostId::PREFIX, prefix) {
+        Ok(prefix) => prefix,
+        Err(error) => return Response::error(ApiErrorCode::Malformed, error.to_string()),
+    };
+    let candidates = match node.storage.posts_starting(&prefix) {
+        Ok(candidates) => candidates,
+        Err(error) => return internal(error),
+    };
+    if candidates.cut_short {
+        return Response::error(
+            ApiErrorCode::Malformed,
+            format!("{prefix} is too short to look for: give more of the id"),
+        );
+    }
+    let mut ids: Vec<PostId> = candidates
+        .posts
+        .into_iter()
+        .filter(|(_, space)| may_read(node, user, space))
+        .map(|(id, _)| id)
+        .collect();
+    let more = ids.len() > MAX_FOUND;
+    ids.truncate(MAX_FOUND);
+    Response::Found { ids, more }
 }
 
 /// Display names of a space's users, keyed by user id text.

@@ -131,6 +131,7 @@ fn requests(space: SpaceId, thread: PostId, reply: PostId, author: &SecretKey) -
         Request::MarkRead {
             ids: BoundedVec::try_from_vec(vec![thread, reply]).unwrap(),
         },
+        Request::MarkSpaceRead { space },
         Request::Publish {
             envelope: ByteString(post.bytes().to_vec()),
         },
@@ -191,6 +192,37 @@ async fn a_member_of_nothing_gets_the_answers_given_for_what_does_not_exist() {
             .await,
         Response::Done
     ));
+
+    // The start of an id finds the post for a member, and nothing for anyone else.
+    let short = |id: PostId| Request::FindPosts {
+        prefix: id.to_string()[..5 + 6].to_owned(),
+    };
+    for id in [thread, reply] {
+        assert_eq!(
+            founder.ask(&short(id)).await,
+            Response::Found {
+                ids: vec![id],
+                more: false
+            }
+        );
+        assert_eq!(
+            user.ask(&short(id)).await,
+            Response::Found {
+                ids: Vec::new(),
+                more: false
+            }
+        );
+    }
+    let Response::Error { code, message } = founder
+        .ask(&Request::FindPosts {
+            prefix: "post1qp".to_owned(),
+        })
+        .await
+    else {
+        panic!("a malformed prefix is refused");
+    };
+    assert_eq!(code, ApiErrorCode::Malformed);
+    assert!(message.contains("at least 4"), "{message}");
     fx.node.shutdown().await.unwrap();
 }
 

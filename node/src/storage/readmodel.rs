@@ -205,6 +205,11 @@ impl Storage {
         Ok(())
     }
 
+    /// The space the post `id` was filed in, if it was.
+    pub(super) fn filed_space(&self, id: &PostId) -> Result<Option<SpaceId>, StorageError> {
+        Ok(self.up(&BTreeMap::new(), id)?.map(|up| up.space))
+    }
+
     /// The `a` record of `id`: from the group being stored, or from the store.
     fn up(&self, group: &BTreeMap<PostId, Up>, id: &PostId) -> Result<Option<Up>, StorageError> {
         if let Some(up) = group.get(id) {

@@ -99,6 +99,12 @@ pub enum Request {
         /// The space.
         space: SpaceId,
     },
+    /// Tag 13: the posts the user may read whose ids start with a prefix people typed
+    /// (`post1tsmpe33x`, see [`IdPrefix`](crate::IdPrefix)). Answered `Found`.
+    FindPosts {
+        /// The prefix's text.
+        prefix: String,
+    },
 }
 
 /// A space as listed for its members.
@@ -247,6 +253,14 @@ pub enum Response {
         /// Why, for people: what to do about it.
         message: String,
     },
+    /// Tag 13: posts whose ids start with the prefix asked for, in id order (retracted
+    /// ones included, so that asking for them says so).
+    Found {
+        /// The posts, at most [`MAX_FOUND`](crate::api::MAX_FOUND).
+        ids: Vec<PostId>,
+        /// Whether others start so too.
+        more: bool,
+    },
 }
 
 /// Why a request was refused.
@@ -380,6 +394,9 @@ mod tests {
             Request::MarkSpaceRead {
                 space: SpaceId([6; 32]),
             },
+            Request::FindPosts {
+                prefix: "post1tsmp".to_owned(),
+            },
         ];
         for request in requests {
             assert_eq!(Request::decode(&request.encode()), Ok(request));
@@ -390,6 +407,10 @@ mod tests {
             },
             Response::error(ApiErrorCode::NotMember, "not a member of space x"),
             Response::Done,
+            Response::Found {
+                ids: vec![PostId([7; 32])],
+                more: true,
+            },
         ];
         for response in responses {
             assert_eq!(Response::decode(&response.encode()), Ok(response));
