@@ -169,6 +169,18 @@ pub(crate) enum Command {
         /// The text to read, e.g. `user1…`.
         text: String,
     },
+    /// Print a shell's completion script: `parley completions bash >
+    /// ~/.local/share/bash-completion/completions/parley`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man {
+        /// Write `parley.1`, `parley-post.1`, … here instead of printing `parley.1`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// How much of a long list to show.

@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::cli::{Cli, Command, SpaceCommand};
 use crate::commands::lookup::resolve_post;
 use crate::commands::space::Change;
-use crate::commands::{Context, Outcome, account, id_parse, read, space, watch, write};
+use crate::commands::{Context, Outcome, account, docs, id_parse, read, space, watch, write};
 use crate::error::ClientError;
 use crate::home::Home;
 use crate::node_client::NodeClient;
@@ -52,8 +52,11 @@ fn main() -> ExitCode {
 /// Runs the command: id-parse needs nothing; join connects to the invite's node;
 /// everything else to the stored node with the stored key.
 async fn run(cli: &Cli) -> Result<Outcome, ClientError> {
-    if let Command::IdParse { text } = &cli.command {
-        return Ok(id_parse::run(text));
+    match &cli.command {
+        Command::IdParse { text } => return Ok(id_parse::run(text)),
+        Command::Completions { shell } => return Ok(docs::completions(*shell)),
+        Command::Man { dir } => return docs::man(dir.as_deref()),
+        _ => {}
     }
     let home = Home::locate(cli.home.clone())?;
     let editor = commands::body::EditorSetup::from_env(&home).editor;
@@ -138,9 +141,10 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
         }
         Command::Members { space } => space::members(ctx, node, space).await,
         Command::Decisions { space, page } => space::decisions(ctx, node, space, page).await,
-        Command::Join { .. } | Command::IdParse { .. } => {
-            Err(ClientError::Usage("handled before connecting".to_owned()))
-        }
+        Command::Join { .. }
+        | Command::IdParse { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => Err(ClientError::Usage("handled before connecting".to_owned())),
     }
 }
 
