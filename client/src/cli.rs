@@ -100,6 +100,9 @@ pub(crate) enum Command {
         post: PostRef,
         /// An emoji or a short word.
         reaction: String,
+        /// Take the reaction back.
+        #[arg(long)]
+        undo: bool,
     },
     /// Resolve a thread with a decision.
     Resolve {

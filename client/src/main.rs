@@ -97,9 +97,13 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
             let post = resolve_post(node, post).await?;
             write::retract(ctx, node, post).await
         }
-        Command::React { post, reaction } => {
+        Command::React {
+            post,
+            reaction,
+            undo,
+        } => {
             let post = resolve_post(node, post).await?;
-            write::react(ctx, node, post, reaction).await
+            write::react(ctx, node, post, reaction, *undo).await
         }
         Command::Resolve { thread, decision } => {
             let thread = resolve_post(node, thread).await?;

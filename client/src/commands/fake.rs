@@ -281,6 +281,26 @@ impl FakeNode {
                 ids.dedup();
                 Response::Found { ids, more: false }
             }
+            Request::OwnReactions { target, reaction } => {
+                let retracted: Vec<PostId> = self
+                    .posts
+                    .iter()
+                    .filter_map(|post| match post.content() {
+                        Content::Retraction(r) if post.author() == self.user => Some(r.target),
+                        _ => None,
+                    })
+                    .collect();
+                let ids = self
+                    .posts
+                    .iter()
+                    .filter(|post| post.author() == self.user && !retracted.contains(&post.id()))
+                    .filter(|post| {
+                        matches!(post.content(), Content::Reaction(r) if r.target == target && r.reaction == reaction)
+                    })
+                    .map(Post::id)
+                    .collect();
+                Response::Found { ids, more: false }
+            }
             Request::MarkSpaceRead { space } => {
                 if !self.view(&space).is_member(&self.user) {
                     return Response::error(ApiErrorCode::Unknown, "no such space");

@@ -181,28 +181,87 @@ pub(crate) async fn retract(
     ))
 }
 
-/// `parley react POST_ID EMOJI`.
+/// Rounds of `parley react --undo` (each takes back up to the node's bound of
+/// reactions): more than anyone reacts the same way to one post.
+const UNDO_ROUNDS: usize = 8;
+
+/// `parley react POST_ID EMOJI [--undo]`. One person's reaction counts once, so reacting
+/// the same way again sends nothing; `--undo` retracts every such reaction of theirs.
 pub(crate) async fn react(
     ctx: &Context,
     node: &mut impl Api,
     target: PostId,
     reaction: &str,
+    undo: bool,
 ) -> Result<Outcome, ClientError> {
     let located = locate(node, target).await?;
     located.thread_or_refuse(target, "react to")?;
+    let shown = crate::render::text::clean_line(reaction);
+    let short = short_post(&target);
+    let space = located.space.to_string();
+    let mine = own_reactions(node, target, reaction).await?;
+    if undo {
+        if mine.is_empty() {
+            return Ok(Outcome::ok(
+                format!("You have not reacted {shown} to {short}; nothing was sent.\n"),
+                json!({ "ids": [], "space": space, "kind": "retraction", "target": target.to_string(), "reaction": reaction, "unchanged": true }),
+            ));
+        }
+        let mut retractions = Vec::new();
+        let mut batch = mine;
+        for _ in 0..UNDO_ROUNDS {
+            for reaction_id in &batch {
+                let content = Content::Retraction(Retraction {
+                    target: *reaction_id,
+                });
+                retractions.push(publish(ctx, node, located.space, content).await?);
+            }
+            batch = own_reactions(node, target, reaction).await?;
+            if batch.is_empty() {
+                break;
+            }
+        }
+        let ids: Vec<String> = retractions.iter().map(ToString::to_string).collect();
+        return Ok(Outcome::ok(
+            format!("Took back {shown} from {short}.\n"),
+            json!({ "ids": ids, "space": space, "kind": "retraction", "target": target.to_string(), "reaction": reaction }),
+        ));
+    }
+    if !mine.is_empty() {
+        return Ok(Outcome::ok(
+            format!(
+                "You reacted {shown} to {short} already; nothing was sent (take it back with --undo).\n"
+            ),
+            json!({ "id": null, "space": space, "kind": "reaction", "target": target.to_string(), "reaction": reaction, "unchanged": true }),
+        ));
+    }
     let content = Content::Reaction(Reaction {
         target,
         reaction: reaction.to_owned(),
     });
     let id = publish(ctx, node, located.space, content).await?;
     Ok(Outcome::ok(
-        format!(
-            "Reacted {} to {}.\n",
-            crate::render::text::clean_line(reaction),
-            short_post(&target)
-        ),
-        json!({ "id": id.to_string(), "space": located.space.to_string(), "kind": "reaction", "target": target.to_string(), "reaction": reaction }),
+        format!("Reacted {shown} to {short}.\n"),
+        json!({ "id": id.to_string(), "space": space, "kind": "reaction", "target": target.to_string(), "reaction": reaction }),
     ))
+}
+
+/// The user's reactions with text `reaction` to `target` that still count.
+async fn own_reactions(
+    node: &mut impl Api,
+    target: PostId,
+    reaction: &str,
+) -> Result<Vec<PostId>, ClientError> {
+    match node
+        .ask(Request::OwnReactions {
+            target,
+            reaction: reaction.to_owned(),
+        })
+        .await?
+    {
+        Response::Found { ids, .. } => Ok(ids),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// `parley resolve THREAD_ID --decision TEXT`. A reply's id resolves its thread.
@@ -487,7 +546,13 @@ mod tests {
         )
         .await
         .unwrap();
-        react(&ctx, &mut node, root, "👍").await.unwrap();
+        react(&ctx, &mut node, root, "👍", false).await.unwrap();
+        let again = react(&ctx, &mut node, root, "👍", false).await.unwrap();
+        assert!(
+            again.text.contains("already; nothing was sent"),
+            "{}",
+            again.text
+        );
         let resolved = resolve_thread(&ctx, &mut node, first, "Ship Friday")
             .await
             .unwrap();
@@ -508,6 +573,19 @@ mod tests {
         assert_eq!(thread.posts[2].depth, 2);
         assert_eq!(thread.resolution.as_ref().unwrap().decision, "Ship Friday");
         assert_eq!(thread.posts[0].reactions["👍"].len(), 1);
+        let undone = react(&ctx, &mut node, root, "👍", true).await.unwrap();
+        assert!(undone.text.starts_with("Took back 👍"), "{}", undone.text);
+        assert!(
+            !node.view(&space).thread(&root).unwrap().posts[0]
+                .reactions
+                .contains_key("👍")
+        );
+        let nothing = react(&ctx, &mut node, root, "👍", true).await.unwrap();
+        assert!(
+            nothing.text.contains("have not reacted"),
+            "{}",
+            nothing.text
+        );
         reopen(&ctx, &mut node, root).await.unwrap();
         assert!(
             node.view(&space)

@@ -82,6 +82,9 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
         Request::MarkRead { ids } => mark_read(node, &user, ids.as_slice()),
         Request::MarkSpaceRead { space } => mark_space_read(node, &user, &space),
         Request::FindPosts { prefix } => find_posts(node, &user, &prefix),
+        Request::OwnReactions { target, reaction } => {
+            own_reactions(node, &user, &target, &reaction)
+        }
         Request::Join { .. } | Request::Watch { .. } | Request::Publish { .. } => {
             Response::error(ApiErrorCode::Malformed, "this request is not served here")
         }
@@ -621,6 +624,30 @@ fn find_posts(node: &Node, user: &UserId, prefix: &str) -> Response {
         .into_iter()
         .filter(|(_, space)| may_read(node, user, space))
         .map(|(id, _)| id)
+        .collect();
+    let more = ids.len() > MAX_FOUND;
+    ids.truncate(MAX_FOUND);
+    Response::Found { ids, more }
+}
+
+/// `user`'s own reactions with text `reaction` to `target`, a post they may read.
+fn own_reactions(node: &Node, user: &UserId, target: &PostId, reaction: &str) -> Response {
+    let space = match where_is(node, user, target) {
+        Ok(Some((space, _, _))) => space,
+        Ok(None) => return missing_post(node, user, target),
+        Err(error) => return internal(error),
+    };
+    let filed = match node.storage.filed_under(&space, target) {
+        Ok(filed) => filed,
+        Err(error) => return internal(error),
+    };
+    let mut ids: Vec<PostId> = filed
+        .iter()
+        .filter(|post| post.author() == *user)
+        .filter(|post| {
+            matches!(post.content(), Content::Reaction(r) if r.target == *target && r.reaction == reaction)
+        })
+        .map(Post::id)
         .collect();
     let more = ids.len() > MAX_FOUND;
     ids.truncate(MAX_FOUND);

@@ -278,6 +278,23 @@ impl Storage {
         Ok(posts)
     }
 
+    /// The posts of `space` filed directly under `anchor` (its replies, edits,
+    /// reactions, retractions, resolves and reopens), held in full, in `(created_at, id)`
+    /// order.
+    pub fn filed_under(&self, space: &SpaceId, anchor: &PostId) -> Result<Vec<Post>, StorageError> {
+        let mut posts = Vec::new();
+        for entry in self.db.scan_prefix(keys::filed_under(space, anchor)) {
+            let (key, _) = entry?;
+            let id = keys::trailing_id(&key, keys::THREAD_LEN)?;
+            if let Some(post) = self.get(&id)?
+                && post.space() == *space
+            {
+                posts.push(post);
+            }
+        }
+        Ok(posts)
+    }
+
     /// The spaces with at least one item (post or tombstone), in id order.
     pub fn spaces(&self) -> Result<Vec<SpaceId>, StorageError> {
         let mut spaces = Vec::new();

@@ -105,6 +105,14 @@ pub enum Request {
         /// The prefix's text.
         prefix: String,
     },
+    /// Tag 14: the user's own reactions with this text to a post, held in full (not
+    /// retracted), so that they can be taken back. Answered `Found`.
+    OwnReactions {
+        /// The post reacted to.
+        target: PostId,
+        /// The reaction's text.
+        reaction: String,
+    },
 }
 
 /// A space as listed for its members.
@@ -396,6 +404,10 @@ mod tests {
             },
             Request::FindPosts {
                 prefix: "post1tsmp".to_owned(),
+            },
+            Request::OwnReactions {
+                target: PostId([8; 32]),
+                reaction: "👍".to_owned(),
             },
         ];
         for request in requests {
