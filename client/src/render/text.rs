@@ -114,24 +114,85 @@ pub(crate) fn date(time: Timestamp) -> String {
 
 /// `text` (already cleaned) wrapped to `width` columns, each line prefixed by `indent`
 /// spaces. Line breaks in the text are kept; blank lines stay blank (no trailing spaces).
+/// Markdown survives: code (fenced, or indented four spaces) is never re-wrapped, a
+/// quote's wrapped lines keep its `>` markers, and a list item's wrapped lines line up
+/// under its text.
 pub(crate) fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
     let pad = " ".repeat(indent);
     let columns = width.saturating_sub(indent).max(MIN_WRAP);
-    let options = textwrap::Options::new(columns).break_words(true);
     let mut lines = Vec::new();
+    // The fence (``` or ~~~) of the code block the line is in, if any.
+    let mut fence: Option<&str> = None;
     for line in text.split('\n') {
-        if line.trim().is_empty() {
+        let trimmed = line.trim_start();
+        if let Some(open) = fence {
+            lines.push(format!("{pad}{line}").trim_end().to_owned());
+            if trimmed.starts_with(open) {
+                fence = None;
+            }
+            continue;
+        }
+        if let Some(open) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
+            fence = Some(open);
+            lines.push(format!("{pad}{line}").trim_end().to_owned());
+            continue;
+        }
+        if trimmed.is_empty() {
             lines.push(String::new());
             continue;
         }
-        for piece in textwrap::wrap(line, &options) {
-            lines.push(format!("{pad}{piece}"));
+        let (first, rest, body) = markers(line);
+        if body.is_empty() || (line.starts_with("    ") && first.trim().is_empty()) {
+            // Indented code, or a bare marker: as it is.
+            lines.push(format!("{pad}{line}").trim_end().to_owned());
+            continue;
+        }
+        let options = textwrap::Options::new(columns)
+            .break_words(true)
+            .initial_indent(&first)
+            .subsequent_indent(&rest);
+        for piece in textwrap::wrap(body, &options) {
+            lines.push(format!("{pad}{piece}").trim_end().to_owned());
         }
     }
     while lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }
     lines
+}
+
+/// What starts a Markdown line: the first line's prefix (indentation, quote markers and
+/// a list marker), the prefix of its wrapped lines (the same, the list marker blanked),
+/// and the text after them.
+fn markers(line: &str) -> (String, String, &str) {
+    let lead = line.len() - line.trim_start().len();
+    let mut at = lead;
+    let bytes = line.as_bytes();
+    // Quote markers: `>` each followed by an optional space.
+    while bytes.get(at) == Some(&b'>') {
+        at += 1;
+        if bytes.get(at) == Some(&b' ') {
+            at += 1;
+        }
+    }
+    let quote_end = at;
+    // A list marker: `-`, `*` or `+`, or a number with `.` or `)`, then a space.
+    let rest = &line[at..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let marker = match rest.as_bytes() {
+        [b'-' | b'*' | b'+', b' ', ..] => 2,
+        _ if (1..=9).contains(&digits)
+            && matches!(rest.as_bytes().get(digits), Some(b'.' | b')'))
+            && rest.as_bytes().get(digits + 1) == Some(&b' ') =>
+        {
+            digits + 2
+        }
+        _ => 0,
+    };
+    at += marker;
+    let first = line[..at].to_owned();
+    let follow = format!("{}{}", &line[..quote_end], " ".repeat(marker));
+    (first, follow, &line[at..])
 }
 
 /// The terminal's width in columns, or [`DEFAULT_WIDTH`] when stdout is no terminal.
@@ -233,5 +294,34 @@ mod tests {
         let long = wrap(&"x".repeat(61), 30, 0);
         assert_eq!(long.len(), 3);
         assert!(wrap("\n\n", 30, 2).is_empty());
+    }
+
+    #[test]
+    fn markdown_survives_wrapping() {
+        let code = "x".repeat(40);
+        let text = format!(
+            "```\n{code} and more\n```\n\n    {code}\n\n> quoted words that go on and on\n- a list item that wraps around\n12. numbered and long enough to wrap"
+        );
+        let lines = wrap(&text, 24, 0);
+        assert_eq!(
+            lines,
+            vec![
+                "```".to_owned(),
+                format!("{code} and more"),
+                "```".to_owned(),
+                String::new(),
+                format!("    {code}"),
+                String::new(),
+                "> quoted words that go".to_owned(),
+                "> on and on".to_owned(),
+                "- a list item that wraps".to_owned(),
+                "  around".to_owned(),
+                "12. numbered and long".to_owned(),
+                "    enough to wrap".to_owned(),
+            ]
+        );
+        // Nested quotes keep every marker; indentation applies to all of it.
+        let nested = wrap("> > deep quote that wraps here", 20, 2);
+        assert_eq!(nested, vec!["  > > deep quote that", "  > > wraps here"]);
     }
 }
