@@ -34,6 +34,10 @@ pub(crate) struct Cli {
         value_parser = parse_seconds
     )]
     pub(crate) connect_timeout: Option<Duration>,
+    /// Print long output directly instead of through a pager ($PARLEY_PAGER, $PAGER or
+    /// less) on a terminal.
+    #[arg(long, global = true)]
+    pub(crate) no_pager: bool,
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,

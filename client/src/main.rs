@@ -12,6 +12,7 @@ mod entropy;
 mod error;
 mod home;
 mod node_client;
+mod pager;
 mod render;
 
 use std::io::Write as _;
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(&cli));
-    report(result, cli.json)
+    report(result, cli.json, !cli.json && !cli.no_pager)
 }
 
 /// Runs the command: id-parse needs nothing; join connects to the invite's node;
@@ -62,6 +63,7 @@ async fn run(cli: &Cli) -> Result<Outcome, ClientError> {
     let editor = commands::body::EditorSetup::from_env(&home).editor;
     let mut ctx = Context::new(home, terminal_width(), editor, clock::now);
     ctx.screen_lines = screen_lines();
+    ctx.style.colour = !cli.json && render::paint::wanted();
     if let Command::Join { invite, move_home } = &cli.command {
         account::may_join(&ctx, invite, *move_home)?;
         let (key, created) = ctx.home.key_or_create()?;
@@ -179,7 +181,7 @@ async fn space_command(
 
 /// Prints the outcome or the error, and picks the exit code. A closed stdout (`| head`)
 /// is not an error worth a panic.
-fn report(result: Result<Outcome, ClientError>, json: bool) -> ExitCode {
+fn report(result: Result<Outcome, ClientError>, json: bool, pager: bool) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match result {
         Ok(outcome) => {
@@ -187,7 +189,9 @@ fn report(result: Result<Outcome, ClientError>, json: bool) -> ExitCode {
                 if json {
                     let _ = writeln!(stdout, "{}", outcome.json);
                 } else if outcome.success {
-                    let _ = write!(stdout, "{}", outcome.text);
+                    if !(pager && pager::page(&outcome.text)) {
+                        let _ = write!(stdout, "{}", outcome.text);
+                    }
                 } else {
                     eprint!("{}", outcome.text);
                 }

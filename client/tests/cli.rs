@@ -211,3 +211,50 @@ fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
         assert!(said.contains("UTF-8"), "{said}");
     }
 }
+
+/// Runs `parley ARGS` on a pseudo-terminal of 10 rows (through util-linux `script`),
+/// with `PAGER` marking each line it shows; `None` where `script` is missing.
+fn on_a_terminal(args: &str) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_parley");
+    let output = Command::new("script")
+        .args([
+            "-qec",
+            &format!("stty rows 10 cols 80; {bin} {args}"),
+            "/dev/null",
+        ])
+        .env("PAGER", "sed s/^/paged:/")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn long_output_on_a_terminal_goes_through_the_pager_and_never_into_a_pipe() {
+    let Some(paged) = on_a_terminal("completions bash") else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert!(
+        paged.lines().take(3).all(|line| line.starts_with("paged:")),
+        "{}",
+        &paged[..200.min(paged.len())]
+    );
+    let direct = on_a_terminal("completions bash --no-pager").unwrap_or_default();
+    assert!(!direct.contains("paged:"), "--no-pager prints directly");
+    let short = on_a_terminal(&format!("id-parse {}", PostId([1; 32]))).unwrap_or_default();
+    assert!(short.contains("post id"), "{short}");
+    assert!(!short.contains("paged:"), "what fits the screen is printed");
+    let home = tempfile::tempdir().unwrap();
+    let piped = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["completions", "bash"])
+        .env("PARLEY_HOME", home.path())
+        .env("PAGER", "sed s/^/paged:/")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains("paged:"));
+}

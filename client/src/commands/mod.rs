@@ -79,6 +79,7 @@ impl Context {
             style: Style {
                 width,
                 now: clock(),
+                colour: false,
             },
             editor,
             clock,

@@ -9,7 +9,7 @@ use parley_protocol::view::{Decision, ThreadPost, ThreadSummary};
 use parley_protocol::{NodeId, Post, UserId};
 
 use super::text::{clean, clean_line, relative_time, short_id, short_post, wrap};
-use super::{Names, Style};
+use super::{Names, Style, paint};
 
 /// The user's spaces.
 pub(crate) fn spaces(spaces: &[SpaceSummary], style: Style) -> String {
@@ -57,9 +57,9 @@ pub(crate) fn threads(
         format!("Threads in {space} ({} of {total})\n", threads.len())
     };
     for thread in threads {
-        let mut title = clean_line(&thread.title);
+        let mut title = paint::title(&clean_line(&thread.title), style);
         if thread.resolution.is_some() {
-            title.push_str("  [resolved]");
+            title.push_str(&format!("  {}", paint::decided("[resolved]", style)));
         }
         if thread.edited {
             title.push_str(" (edited)");
@@ -74,7 +74,7 @@ pub(crate) fn threads(
         let _ = writeln!(
             out,
             "  {} · by {author} · {} · last activity {}",
-            short_post(&thread.id),
+            paint::id(&short_post(&thread.id), style),
             count(thread.reply_count as u64, "reply", "replies"),
             relative_time(style.now, thread.last_activity)
         );
@@ -284,6 +284,7 @@ mod tests {
         Style {
             width: 80,
             now: NOW,
+            colour: false,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod json;
 pub(crate) mod lists;
+pub(crate) mod paint;
 pub(crate) mod text;
 pub(crate) mod thread;
 
@@ -20,6 +21,8 @@ pub(crate) struct Style {
     pub(crate) width: usize,
     /// Now, for relative times.
     pub(crate) now: Timestamp,
+    /// Whether to colour the text (see the `paint` module).
+    pub(crate) colour: bool,
 }
 
 /// Display names keyed by user id text, as the node sends them; a user without one is

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use parley_protocol::view::{ThreadPost, ThreadView};
 
 use super::text::{clean, clean_line, relative_time, short_post, wrap};
-use super::{Names, Style};
+use super::{Names, Style, paint};
 
 /// Deeper replies are shown at this depth, so bodies keep room to read.
 const MAX_INDENT_DEPTH: usize = 8;
@@ -15,9 +15,9 @@ const MAX_INDENT_DEPTH: usize = 8;
 /// The whole thread, ending in a newline. `space` is how to name its space.
 pub(crate) fn thread(view: &ThreadView, space: &str, names: Names<'_>, style: Style) -> String {
     let mut out = String::new();
-    let mut title = clean_line(&view.title);
+    let mut title = paint::title(&clean_line(&view.title), style);
     if view.resolution.is_some() {
-        title.push_str("  [resolved]");
+        title.push_str(&format!("  {}", paint::decided("[resolved]", style)));
     }
     let _ = writeln!(out, "{title}");
     let replies = match view.reply_count {
@@ -32,7 +32,8 @@ pub(crate) fn thread(view: &ThreadView, space: &str, names: Names<'_>, style: St
     if let Some(resolution) = &view.resolution {
         let _ = writeln!(
             out,
-            "\nDecision by {}, {}:",
+            "\n{} by {}, {}:",
+            paint::decided("Decision", style),
             names.of(&resolution.by),
             relative_time(style.now, resolution.at)
         );
@@ -60,7 +61,11 @@ pub(crate) fn post(post: &ThreadPost, names: Names<'_>, style: Style) -> String 
     if post.edited {
         header.push_str(" (edited)");
     }
-    let _ = writeln!(out, "{header} · {}", short_post(&post.id));
+    let _ = writeln!(
+        out,
+        "{header} · {}",
+        paint::id(&short_post(&post.id), style)
+    );
     if post.parent_missing {
         let _ = writeln!(out, "{pad}  (a reply to a post that is not shown)");
     }
@@ -101,6 +106,7 @@ mod tests {
         Style {
             width: 80,
             now: NOW,
+            colour: false,
         }
     }
 
@@ -177,6 +183,7 @@ mod tests {
         let style = Style {
             width: 40,
             now: NOW,
+            colour: false,
         };
         let text = thread(&view, "team", Names(&names), style);
         for line in text
