@@ -142,6 +142,7 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
                 &mut out,
                 clock::now,
                 stop,
+                watch::Reconnect::DEFAULT,
             )
             .await
         }

@@ -257,8 +257,10 @@ fn garbage_datagrams_do_not_disturb_the_node() {
 /// ```text
 ///   bob: parley watch design  ◄── parleyd ◄── ada: parley post design
 /// ```
+///
+/// The node then restarts: the watch says it lost the node, connects again, and goes on.
 #[test]
-fn watch_streams_new_posts_as_they_arrive() {
+fn watch_streams_new_posts_as_they_arrive_and_outlives_a_restart() {
     use std::io::{BufRead as _, BufReader};
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
@@ -295,24 +297,24 @@ fn watch_streams_new_posts_as_they_arrive() {
     });
     // The watch may not be established yet when the first post goes out: post until
     // one arrives, a bounded number of times.
-    let mut seen = None;
-    for attempt in 0..20 {
-        let posted = id(&ada.json(&[
-            "post",
-            &space,
-            "--title",
-            &format!("News {attempt}"),
-            "--body",
-            "fresh",
-        ]));
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-            let doc: Value = serde_json::from_str(&line).unwrap();
-            seen = Some((doc, posted));
-            break;
+    let post_until_seen = |round: &str, attempts: usize| {
+        for attempt in 0..attempts {
+            let posted = id(&ada.json(&[
+                "post",
+                &space,
+                "--title",
+                &format!("News {round} {attempt}"),
+                "--body",
+                "fresh",
+            ]));
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+                let doc: Value = serde_json::from_str(&line).unwrap();
+                return Some((doc, posted));
+            }
         }
-    }
-    let _ = watcher.kill();
-    let _ = watcher.wait();
+        None
+    };
+    let seen = post_until_seen("before", 20);
     let (doc, posted) = seen.expect("the watcher saw a post within 20 attempts");
     let shown = doc["id"].as_str().unwrap_or_default();
     assert!(shown.starts_with("post1"), "{doc}");
@@ -320,6 +322,16 @@ fn watch_streams_new_posts_as_they_arrive() {
         doc.to_string().contains("fresh") || shown == posted,
         "{doc}"
     );
+    // A restart: the watcher reconnects (it waits 1 s, then 2 s, … between attempts).
+    node.stop();
+    node.start();
+    let again = post_until_seen("after", 40);
+    let alive = watcher.try_wait().unwrap().is_none();
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert!(alive, "the watch did not exit when the node went away");
+    let (doc, _) = again.expect("the watcher saw a post after the restart within 40 attempts");
+    assert!(doc.to_string().contains("News after"), "{doc}");
 }
 
 /// A member who is not a moderator tries what only the thread's author or a moderator

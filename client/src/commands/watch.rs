@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
+use std::time::Duration;
 
 use parley_protocol::api::{Event, Request, Response};
 use parley_protocol::content::Content;
@@ -17,8 +18,46 @@ use crate::node_client::{Api, Watch, unexpected};
 use crate::render::text::{clean_line, short_id};
 use crate::render::{Names, Style, json as render_json, lists};
 
-/// Streams posts to `out` until `stop` completes (Ok) or the node ends the watch (an
-/// error). `clock` dates validation and relative times as events arrive.
+/// How a watch connects again when its node goes away.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reconnect {
+    /// The wait before the first attempt; each failed attempt doubles it.
+    pub(crate) first: Duration,
+    /// The longest wait between attempts.
+    pub(crate) max: Duration,
+    /// Attempts in a row (with no post between them) before giving up.
+    pub(crate) attempts: u32,
+}
+
+impl Reconnect {
+    /// 1 s, doubling up to 30 s, for about an hour.
+    pub(crate) const DEFAULT: Self = Self {
+        first: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+        attempts: 125,
+    };
+
+    /// The wait before attempt `n` (from 1).
+    fn delay(&self, n: u32) -> Duration {
+        self.first
+            .saturating_mul(1 << n.saturating_sub(1).min(16))
+            .min(self.max)
+    }
+}
+
+/// Where a watch prints, and how.
+struct Sink<'a, W, C> {
+    ctx: &'a Context,
+    json: bool,
+    out: &'a mut W,
+    clock: C,
+    labels: Labels,
+}
+
+/// Streams posts to `out` until `stop` completes (Ok), the node refuses the watch, or
+/// it cannot be reached again (errors). `clock` dates validation and relative times as
+/// events arrive.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn watch(
     ctx: &Context,
     node: &mut impl Api,
@@ -27,64 +66,66 @@ pub(crate) async fn watch(
     out: &mut impl Write,
     clock: impl Fn() -> Timestamp,
     stop: impl Future<Output = ()>,
+    reconnect: Reconnect,
 ) -> Result<Outcome, ClientError> {
     let space = match space {
         Some(space) => Some(resolve(node, space).await?),
         None => None,
     };
-    let mut stream = node.watch(space.as_ref().map(|s| s.id)).await?;
-    let mut labels = Labels::default();
-    labels.refresh(node).await;
+    let space_id = space.as_ref().map(|s| s.id);
+    let mut stream = node.watch(space_id).await?;
+    let mut sink = Sink {
+        ctx,
+        json,
+        out,
+        clock,
+        labels: Labels::default(),
+    };
+    sink.labels.refresh(node).await;
     if !json {
         let what = space
             .as_ref()
             .map_or_else(|| "your spaces".to_owned(), |s| s.label.clone());
-        write_out(out, &format!("Watching {what}; Ctrl-C to stop.\n"))?;
+        write_out(sink.out, &format!("Watching {what}; Ctrl-C to stop.\n"))?;
     }
     tokio::pin!(stop);
+    // Attempts to connect again since the last post arrived.
+    let mut failures = 0u32;
     loop {
         let response = tokio::select! {
             () = &mut stop => break,
-            response = stream.next() => response?,
+            response = stream.next() => response,
         };
-        let envelope = match response {
-            Some(Response::Event(Event::Post { envelope })) => envelope,
-            Some(Response::Error { code, message }) => {
-                return Err(ClientError::Node { code, message });
-            }
-            Some(other) => return Err(unexpected(&other)),
-            None => return Err(ClientError::Disconnected("the stream ended".to_owned())),
-        };
-        let now = clock();
-        let post = match Post::decode(&envelope.0, now) {
-            Ok(post) => post,
-            Err(error) => {
-                if !json {
-                    write_out(
-                        out,
-                        &format!("(skipped an invalid post from the node: {error})\n"),
-                    )?;
-                }
+        let lost = match response {
+            Ok(Some(Response::Event(Event::Post { envelope }))) => {
+                failures = 0;
+                sink.show(node, &envelope.0).await?;
                 continue;
             }
+            Ok(Some(Response::Error { code, message })) => {
+                return Err(ClientError::Node { code, message });
+            }
+            Ok(Some(other)) => return Err(unexpected(&other)),
+            Ok(None) => "the node ended the stream".to_owned(),
+            Err(error @ (ClientError::Unreachable { .. } | ClientError::Disconnected(_))) => {
+                error.to_string()
+            }
+            Err(error) => return Err(error),
         };
-        labels.learn(node, &post).await;
-        let title = labels.thread_title(node, &post).await;
-        let space_name = labels.spaces.get(&post.space()).cloned();
-        let empty = BTreeMap::new();
-        let names = Names(labels.names.get(&post.space()).unwrap_or(&empty));
-        let line = if json {
-            format!(
-                "{}\n",
-                render_json::envelope(&post, space_name.as_deref(), names)
-            )
-        } else {
-            let label =
-                space_name.map_or_else(|| short_id(&post.space().to_string()), |n| clean_line(&n));
-            let style = Style { now, ..ctx.style };
-            lists::event(&post, &label, title.as_deref(), names, style)
-        };
-        write_out(out, &line)?;
+        match again(
+            node,
+            space_id,
+            lost,
+            &mut failures,
+            reconnect,
+            &mut sink,
+            &mut stop,
+        )
+        .await?
+        {
+            Some(again) => stream = again,
+            None => break,
+        }
     }
     Ok(Outcome {
         success: true,
@@ -92,6 +133,102 @@ pub(crate) async fn watch(
         json: serde_json::Value::Null,
         printed: true,
     })
+}
+
+/// Connects the watch again after it was `lost`, waiting longer after each failed
+/// attempt; `None` when `stop` completes meanwhile.
+async fn again<A: Api, W: Write, C>(
+    node: &mut A,
+    space: Option<SpaceId>,
+    mut lost: String,
+    failures: &mut u32,
+    reconnect: Reconnect,
+    sink: &mut Sink<'_, W, C>,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<Option<A::Watch>, ClientError> {
+    loop {
+        *failures += 1;
+        if *failures > reconnect.attempts {
+            return Err(ClientError::Disconnected(format!(
+                "{lost}; gave up after {} attempts to connect again",
+                reconnect.attempts
+            )));
+        }
+        let delay = reconnect.delay(*failures);
+        if !sink.json {
+            write_out(
+                sink.out,
+                &format!(
+                    "(lost the node: {lost}; trying again in {})\n",
+                    seconds(delay)
+                ),
+            )?;
+        }
+        tokio::select! {
+            () = stop.as_mut() => return Ok(None),
+            () = tokio::time::sleep(delay) => {}
+        }
+        match node.watch(space).await {
+            Ok(stream) => {
+                if !sink.json {
+                    write_out(
+                        sink.out,
+                        "(watching again; what arrived meanwhile is in `parley unread`)\n",
+                    )?;
+                }
+                return Ok(Some(stream));
+            }
+            Err(error @ (ClientError::Unreachable { .. } | ClientError::Disconnected(_))) => {
+                lost = error.to_string();
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// A wait for people: `1 s`, `0.5 s`.
+fn seconds(delay: Duration) -> String {
+    format!("{} s", delay.as_secs_f64())
+}
+
+impl<W: Write, C: Fn() -> Timestamp> Sink<'_, W, C> {
+    /// Validates and prints one post the node streamed.
+    async fn show(&mut self, node: &mut impl Api, envelope: &[u8]) -> Result<(), ClientError> {
+        let now = (self.clock)();
+        let post = match Post::decode(envelope, now) {
+            Ok(post) => post,
+            Err(error) => {
+                if !self.json {
+                    write_out(
+                        self.out,
+                        &format!("(skipped an invalid post from the node: {error})\n"),
+                    )?;
+                }
+                return Ok(());
+            }
+        };
+        let labels = &mut self.labels;
+        labels.learn(node, &post).await;
+        let title = labels.thread_title(node, &post).await;
+        let space_name = labels.spaces.get(&post.space()).cloned();
+        let empty = BTreeMap::new();
+        let names = Names(labels.names.get(&post.space()).unwrap_or(&empty));
+        let line = if self.json {
+            format!(
+                "{}\n",
+                render_json::envelope(&post, space_name.as_deref(), names)
+            )
+        } else {
+            let label =
+                space_name.map_or_else(|| short_id(&post.space().to_string()), |n| clean_line(&n));
+            let style = Style {
+                now,
+                ..self.ctx.style
+            };
+            lists::event(&post, &label, title.as_deref(), names, style)
+        };
+        write_out(self.out, &line)
+    }
 }
 
 /// Thread titles a watch keeps (the oldest are forgotten beyond this).
@@ -213,6 +350,13 @@ mod tests {
         })
     }
 
+    /// Reconnecting at once, three times.
+    const QUICK: Reconnect = Reconnect {
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(2),
+        attempts: 3,
+    };
+
     #[tokio::test]
     async fn posts_stream_as_text_then_the_end_is_an_error() {
         let (_dir, ctx, mut node) = joined();
@@ -271,6 +415,7 @@ mod tests {
             &mut out,
             || NOW,
             std::future::pending(),
+            QUICK,
         )
         .await
         .unwrap_err();
@@ -310,8 +455,8 @@ mod tests {
         node.events = vec![event(&genesis)];
         node.hold_open = true;
         let mut out = Vec::new();
-        let stop = tokio::time::sleep(std::time::Duration::from_millis(50));
-        let outcome = watch(&ctx, &mut node, None, true, &mut out, || NOW, stop)
+        let stop = tokio::time::sleep(Duration::from_millis(50));
+        let outcome = watch(&ctx, &mut node, None, true, &mut out, || NOW, stop, QUICK)
             .await
             .unwrap();
         assert!(outcome.printed && outcome.success);
@@ -346,6 +491,7 @@ mod tests {
             &mut out,
             || NOW,
             std::future::pending(),
+            QUICK,
         )
         .await
         .unwrap_err();
