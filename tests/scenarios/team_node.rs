@@ -395,3 +395,71 @@ fn what_the_space_would_ignore_is_refused_and_no_ops_say_so() {
     assert_eq!(shown["resolved"], false);
     assert_eq!(shown["posts"].as_array().map(Vec::len), Some(1));
 }
+
+/// Ctrl-C while the editor is open: `parley` waits for the editor, as git does, keeps
+/// what was written, and offers it back the next time the same reply is written.
+#[test]
+fn an_interrupted_editor_keeps_the_draft_for_the_next_reply() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Command;
+
+    let mut node = TestNode::init();
+    node.start();
+    let ada = TestUser::new();
+    ada.json(&["join", &node.invite()]);
+    let space = id(&ada.json(&["space", "create", "design"]));
+    let thread = id(&ada.json(&["post", &space, "--title", "Timeouts", "--body", "how long?"]));
+
+    // An editor that writes half a thought, then Ctrl-C reaches everything in the
+    // terminal's process group (here: parley, the shell and the editor).
+    let tools = tempfile::tempdir().unwrap();
+    let interrupted = tools.path().join("interrupted-editor");
+    std::fs::write(
+        &interrupted,
+        "#!/bin/sh\nprintf 'Ten seconds, ' > \"$1\"\nkill -INT 0\nsleep 5\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&interrupted, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(parley_tests::binary("parley"))
+        .arg("--home")
+        .arg(ada.path())
+        .args(["reply", &thread])
+        .env("EDITOR", &interrupted)
+        .process_group(0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "parley itself was interrupted: {stderr}"
+    );
+    assert!(stderr.contains("your text is kept in"), "{stderr}");
+    assert!(stderr.contains("offered back"), "{stderr}");
+
+    // The next reply to the same thread opens the editor on that draft.
+    let finishing = tools.path().join("finishing-editor");
+    std::fs::write(&finishing, "#!/bin/sh\nprintf 'then retry.' >> \"$1\"\n").unwrap();
+    std::fs::set_permissions(&finishing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(parley_tests::binary("parley"))
+        .arg("--home")
+        .arg(ada.path())
+        .args(["reply", &thread, "--json"])
+        .env("EDITOR", &finishing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Continuing the draft"), "{stderr}");
+    let shown = ada.json(&["show", &thread]);
+    assert!(
+        shown.to_string().contains("Ten seconds, then retry."),
+        "{shown}"
+    );
+    // Published: the draft is gone, and the next reply starts afresh.
+    let drafts = std::fs::read_dir(ada.path().join("drafts"))
+        .unwrap()
+        .count();
+    assert_eq!(drafts, 0);
+}

@@ -53,7 +53,10 @@ pub(crate) enum BodyError {
     )]
     NoEditor,
     /// The editor failed.
-    #[error("the editor `{editor}` {reason}; your text is kept in {}", draft.display())]
+    #[error(
+        "the editor `{editor}` {reason}; your text is kept in {} and offered back the next time you write this post",
+        draft.display()
+    )]
     Editor {
         /// The editor command.
         editor: String,
@@ -169,11 +172,24 @@ pub(crate) fn read_bounded(input: impl Read, name: &str) -> Result<String, BodyE
     String::from_utf8(bytes).map_err(|_| BodyError::NotUtf8(name.to_owned()))
 }
 
-/// Opens the editor on a new draft holding `initial`, and reads the result.
-pub(crate) fn edit(setup: &EditorSetup<'_>, kind: &str, initial: &str) -> Result<Body, BodyError> {
+/// Opens the editor on the draft left for the same post (`kind` about `about`: a
+/// space, or the post replied to or edited), if a command was interrupted or failed to
+/// publish it, else on a new draft holding `initial`; and reads the result.
+pub(crate) fn edit(
+    setup: &EditorSetup<'_>,
+    kind: &str,
+    about: &str,
+    initial: &str,
+) -> Result<Body, BodyError> {
     let editor = setup.editor.clone().ok_or(BodyError::NoEditor)?;
     let drafts = setup.home.drafts()?;
-    let draft = new_draft(&drafts, kind, initial)?;
+    let draft = match left_draft(&drafts, kind, about) {
+        Some(draft) => {
+            eprintln!("Continuing the draft you left in {}.", draft.display());
+            draft
+        }
+        None => new_draft(&drafts, kind, about, initial)?,
+    };
     let status = Command::new("sh")
         .arg("-c")
         .arg(format!("{editor} \"$@\""))
@@ -206,10 +222,28 @@ pub(crate) fn edit(setup: &EditorSetup<'_>, kind: &str, initial: &str) -> Result
     })
 }
 
-/// Creates `drafts/KIND-MILLIS-PID.md` holding `initial`.
-fn new_draft(drafts: &Path, kind: &str, initial: &str) -> Result<PathBuf, BodyError> {
+/// The latest draft left in `drafts` for a `kind` post about `about`, if any.
+fn left_draft(drafts: &Path, kind: &str, about: &str) -> Option<PathBuf> {
+    let start = format!("{kind}-{about}-");
+    fs::read_dir(drafts)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy())
+                .is_some_and(|name| name.starts_with(&start) && name.ends_with(".md"))
+        })
+        .max()
+}
+
+/// Creates `drafts/KIND-ABOUT-MILLIS-PID.md` holding `initial`.
+fn new_draft(drafts: &Path, kind: &str, about: &str, initial: &str) -> Result<PathBuf, BodyError> {
     let millis = crate::clock::now().as_millis();
-    let draft = drafts.join(format!("{kind}-{millis}-{}.md", std::process::id()));
+    let draft = drafts.join(format!(
+        "{kind}-{about}-{millis:013}-{}.md",
+        std::process::id()
+    ));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -246,7 +280,7 @@ mod tests {
     ) -> Result<Body, BodyError> {
         match given(args)? {
             Some(body) => Ok(body),
-            None => edit(setup, kind, initial),
+            None => edit(setup, kind, "space1abcd", initial),
         }
     }
 
@@ -399,5 +433,17 @@ mod tests {
         };
         assert_eq!(fs::read_to_string(draft).unwrap(), "kept");
         assert!(error.to_string().contains("kept in"), "{error}");
+        // The next time the same post is written, its draft comes back.
+        let setup = EditorSetup {
+            home: &home,
+            editor: Some("printf ' and more' >>".to_owned()),
+        };
+        let resumed = obtain(&BodyArgs::default(), &setup, "post", "fresh").unwrap();
+        assert_eq!(resumed.text, "kept and more");
+        assert_eq!(resumed.draft.as_ref(), Some(draft));
+        // Another post starts afresh.
+        let other = edit(&setup, "reply", "post1zzzz", "fresh").unwrap();
+        assert_eq!(other.text, "fresh and more");
+        assert_ne!(other.draft.as_ref(), Some(draft));
     }
 }

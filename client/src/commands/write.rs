@@ -18,7 +18,7 @@ use super::space::resolve;
 use super::{Context, Outcome};
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
-use crate::render::text::short_post;
+use crate::render::text::{short_id, short_post};
 
 /// Signs `content` for `space` with the user's key, now, and publishes it.
 pub(crate) async fn publish(
@@ -67,7 +67,8 @@ pub(crate) async fn post(
     };
     // The title is checked before anyone spends time in the editor.
     sign(ctx, space.id, thread(String::new()))?;
-    let body = or_editor(ctx, node, given, "post", "")?;
+    let about = short_id(&space.id.to_string());
+    let body = or_editor(ctx, node, given, "post", &about, "")?;
     let id = publish_body(ctx, node, space.id, thread(body.text.clone()), &body).await?;
     Ok(Outcome::ok(
         format!("Posted {} in {}.\n", short_post(&id), space.label),
@@ -85,7 +86,7 @@ pub(crate) async fn reply(
     let given = body::given(body_args)?;
     let located = locate(node, parent).await?;
     let root = located.thread_or_refuse(parent, "reply to")?;
-    let body = or_editor(ctx, node, given, "reply", "")?;
+    let body = or_editor(ctx, node, given, "reply", &short_post(&parent), "")?;
     let content = Content::Reply(Reply {
         root,
         parent,
@@ -156,7 +157,7 @@ pub(crate) async fn edit(
             text: current,
             draft: None,
         },
-        None => or_editor(ctx, node, None, "edit", &current)?,
+        None => or_editor(ctx, node, None, "edit", &short_post(&target), &current)?,
     };
     let id = publish_body(ctx, node, located.space, edit(body.text.clone()), &body).await?;
     Ok(Outcome::ok(
@@ -460,13 +461,19 @@ fn or_editor(
     node: &mut impl Api,
     given: Option<Body>,
     kind: &str,
+    about: &str,
     initial: &str,
 ) -> Result<Body, ClientError> {
     if let Some(body) = given {
         return Ok(body);
     }
     node.pause();
-    Ok(body::edit(&ctx.editor_setup(), kind, initial)?)
+    // Like git, wait for the editor through Ctrl-C: the terminal interrupts both, and
+    // an editor that does not catch it exits, with its draft kept for the next time.
+    #[cfg(unix)]
+    let _interrupts =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    Ok(body::edit(&ctx.editor_setup(), kind, about, initial)?)
 }
 
 /// Publishes a post whose body came from `body`; its draft goes once acknowledged, and
