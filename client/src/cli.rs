@@ -14,7 +14,22 @@ use crate::commands::body::BodyArgs;
 
 /// Parley's command-line client: join a team node, post, reply, decide.
 #[derive(Debug, Parser)]
-#[command(name = "parley", version, about, long_about = None)]
+#[command(
+    name = "parley",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:
+  parley join node1…@team.example.org:7447/TOKEN   join with an invite from your admin
+  parley space create design                       a space; you are its moderator
+  parley post design -t \"Storage engine\" -b \"sled or plain files?\"
+  parley threads design                            the thread list, latest activity first
+  parley show post1tsmpe33x                        a thread (any unique start of an id works)
+  parley unread                                    where the news is, per thread
+  parley resolve post1tsmpe33x -d \"We use sled.\"   decide, in writing
+
+Ids print short (post1tsmpe33x35gd); every command takes --json for scripts."
+)]
 pub(crate) struct Cli {
     /// Print exactly one JSON document (for scripts) instead of text.
     /// `watch` prints one JSON object per line.
@@ -64,6 +79,11 @@ pub(crate) enum Command {
         command: SpaceCommand,
     },
     /// Start a thread in a space.
+    #[command(after_help = "Examples:
+  parley post design -t \"Release day\" -b \"Thursdays?\"
+  parley post design -t \"Notes\" -F notes.md          the body from a file (- reads stdin)
+  parley post design -t \"Plan\"                       the body in $EDITOR; kept as a draft
+                                                    until the node has it")]
     Post {
         /// The space: its name or id.
         space: String,
@@ -75,6 +95,9 @@ pub(crate) enum Command {
         body: BodyArgs,
     },
     /// Reply to a thread or a reply.
+    #[command(after_help = "Examples:
+  parley reply post1tsmpe33x -b \"sled, with group commit\"
+  parley reply post1tsmpe33x                 write it in $EDITOR (Ctrl-C keeps the draft)")]
     Reply {
         /// The post replied to.
         post: PostRef,
@@ -99,6 +122,9 @@ pub(crate) enum Command {
         post: PostRef,
     },
     /// React to a thread or reply.
+    #[command(after_help = "Examples:
+  parley react post1tsmpe33x 👍
+  parley react post1tsmpe33x 👍 --undo       take it back")]
     React {
         /// The post.
         post: PostRef,
@@ -141,6 +167,12 @@ pub(crate) enum Command {
     },
     /// What is new across your spaces: how many new posts in which threads. Marks
     /// nothing; `parley show ID` reads a thread and marks it read.
+    #[command(after_help = "Examples:
+  parley unread                      counts per thread; marks nothing
+  parley show post1tsmpe33x          read one thread (marks it read)
+  parley unread --all                every new post, then marked read
+  parley unread --all --peek         every new post, nothing marked
+  parley mark-read design            everything left in a space, marked read")]
     Unread {
         /// Print every new post here, and mark them read.
         #[arg(long)]
