@@ -12,7 +12,7 @@ use parley_protocol::api::{
 };
 use parley_protocol::encoding::BoundedVec;
 use parley_protocol::limits::MAX_IDS_PER_MESSAGE;
-use parley_protocol::view::{ThreadPost, ThreadView};
+use parley_protocol::view::{News, ThreadPost, ThreadView};
 use serde_json::json;
 
 use super::lookup::{PostRef, resolve_post};
@@ -125,7 +125,9 @@ pub(crate) async fn show(
     let label = space_label(node, &space).await;
     let text = render_thread::thread(&thread, &label, Names(&names), ctx.style);
     let json = render_json::thread(&space, &thread, Names(&names));
-    let ids: Vec<PostId> = thread.posts.iter().map(|post| post.id).collect();
+    let mut ids: Vec<PostId> = thread.posts.iter().map(|post| post.id).collect();
+    // Its decision, reopening or new title were shown too.
+    ids.extend(News::of(&thread).iter().map(|news| news.post));
     // Best effort: the thread was shown even if the node could not record it.
     let _ = mark_read(node, &ids).await;
     Ok(Outcome::ok(text, json))
@@ -156,7 +158,7 @@ pub(crate) async fn unread(
     let mut text = String::new();
     let mut json_threads = Vec::new();
     let mut shown_ids = Vec::new();
-    let mut count = 0;
+    let (mut count, mut updates) = (0, 0);
     for entry in &threads {
         let (posts, names) = unread_posts(node, entry).await;
         let names = Names(&names);
@@ -168,44 +170,37 @@ pub(crate) async fn unread(
             &entry.thread.title,
             &short_post(&entry.thread.thread),
             &posts,
+            &entry.thread.news,
             names,
             ctx.style,
         ));
         count += entry.thread.posts.len();
-        shown_ids.extend(entry.thread.posts.iter().copied());
+        updates += entry.thread.news.len();
+        shown_ids.extend(entry.thread.all_posts());
         json_threads.push(json!({
             "id": entry.thread.thread.to_string(),
             "space": entry.space.to_string(),
             "space_name": entry.space_name,
             "title": entry.thread.title,
             "posts": posts.iter().map(|p| render_json::post(p, names)).collect::<Vec<_>>(),
+            "news": entry.thread.news.iter().map(|n| render_json::news(n, names)).collect::<Vec<_>>(),
         }));
     }
     if !peek {
         mark_read(node, &shown_ids).await?;
     }
-    let header = format!(
-        "{count} new {} in {} {}\n\n",
-        if count == 1 { "post" } else { "posts" },
-        threads.len(),
-        if threads.len() == 1 {
-            "thread"
-        } else {
-            "threads"
-        }
-    );
+    let header = format!("{}\n\n", headline(count, updates, threads.len()));
     if more {
         text.push_str("\nMore unread posts remain: run `parley unread` again.\n");
     }
     Ok(Outcome::ok(
         header + &text,
-        json!({ "threads": json_threads, "count": count, "more": more }),
+        json!({ "threads": json_threads, "count": count, "updates": updates, "more": more }),
     ))
 }
 
-/// How many new posts in which threads, by space, and how to read them.
-fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
-    let count: usize = threads.iter().map(|entry| entry.thread.posts.len()).sum();
+/// `3 new posts, 1 decision or change in 2 threads`.
+fn headline(count: usize, updates: usize, threads: usize) -> String {
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {
             one.to_owned()
@@ -213,24 +208,44 @@ fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
             many.to_owned()
         }
     };
-    let mut text = format!(
-        "{count} new {} in {} {}\n",
-        plural(count, "post", "posts"),
-        threads.len(),
-        plural(threads.len(), "thread", "threads")
-    );
+    let mut line = format!("{count} new {}", plural(count, "post", "posts"));
+    if updates > 0 {
+        line.push_str(&format!(
+            ", {updates} {}",
+            plural(updates, "decision or change", "decisions or changes")
+        ));
+    }
+    line.push_str(&format!(
+        " in {threads} {}",
+        plural(threads, "thread", "threads")
+    ));
+    line
+}
+
+/// How many new posts in which threads, by space, with what happened to each thread,
+/// and how to read them.
+fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
+    let count: usize = threads.iter().map(|entry| entry.thread.posts.len()).sum();
+    let updates: usize = threads.iter().map(|entry| entry.thread.news.len()).sum();
+    let mut text = format!("{}\n", headline(count, updates, threads.len()));
     let mut space = None;
     for entry in threads {
         if space != Some(entry.space) {
             space = Some(entry.space);
             text.push_str(&format!("\n{}\n", clean_line(&entry.space_name)));
         }
+        let new = match entry.thread.posts.len() {
+            0 => "       ".to_owned(),
+            n => format!("{n:>3} new"),
+        };
         text.push_str(&format!(
-            "  {:>3} new  {}  {}\n",
-            entry.thread.posts.len(),
+            "  {new}  {}  {}\n",
             clean_line(&entry.thread.title),
             short_post(&entry.thread.thread)
         ));
+        for news in &entry.thread.news {
+            text.push_str(&format!("           {}\n", lists::news_line(news)));
+        }
     }
     if more {
         text.push_str("\nMore threads have new posts: read these first.\n");
@@ -245,12 +260,13 @@ fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
                 "space_name": entry.space_name,
                 "title": entry.thread.title,
                 "new": entry.thread.posts.len(),
+                "news": entry.thread.news.iter().map(|n| render_json::news(n, Names(&Default::default()))).collect::<Vec<_>>(),
             })
         })
         .collect();
     Outcome::ok(
         text,
-        json!({ "threads": json_threads, "count": count, "more": more }),
+        json!({ "threads": json_threads, "count": count, "updates": updates, "more": more }),
     )
 }
 
@@ -389,7 +405,7 @@ async fn space_label(node: &mut impl Api, space: &SpaceId) -> String {
 
 #[cfg(test)]
 mod tests {
-    use parley_protocol::content::{Content, Member, Profile, Reply};
+    use parley_protocol::content::{Content, Member, Profile, Reply, Resolve};
     use parley_protocol::{Post, SecretKey, SpaceId};
 
     use super::*;
@@ -440,6 +456,63 @@ mod tests {
         let reply_id = reply.id();
         node.insert(reply);
         (space, root, reply_id)
+    }
+
+    #[tokio::test]
+    async fn a_decision_made_while_away_is_news_until_the_thread_is_read() {
+        let (_dir, ctx, mut node) = joined();
+        let (space, root, _) = conversation(&ctx, &mut node).await;
+        let bob = SecretKey::from_seed(&[2; 32]);
+        write::publish(
+            &ctx,
+            &mut node,
+            space,
+            Content::GrantModerator(Member {
+                user: bob.user_id(),
+            }),
+        )
+        .await
+        .unwrap();
+        let later = parley_protocol::Timestamp(NOW.0 + 2000);
+        let decide = Post::sign(
+            &bob,
+            space,
+            later,
+            Content::Resolve(Resolve {
+                thread: root,
+                decision: "Ship on Friday.".to_owned(),
+            }),
+            later,
+        )
+        .unwrap();
+        node.insert(decide);
+        let summary = unread(&ctx, &mut node, false, false).await.unwrap();
+        assert!(
+            summary
+                .text
+                .starts_with("1 new post, 1 decision or change in 1 thread\n"),
+            "{}",
+            summary.text
+        );
+        assert!(
+            summary.text.contains("decided: Ship on Friday."),
+            "{}",
+            summary.text
+        );
+        assert_eq!(summary.json["threads"][0]["news"][0]["kind"], "decided");
+        let all = unread(&ctx, &mut node, true, false).await.unwrap();
+        assert!(
+            all.text
+                .contains("Decision by Bob, just now:\n    Ship on Friday.\n"),
+            "{}",
+            all.text
+        );
+        assert_eq!(all.json["updates"], 1);
+        let after = unread(&ctx, &mut node, false, false).await.unwrap();
+        assert_eq!(
+            after.text, "Nothing new.\n",
+            "--all marked the decision read too"
+        );
     }
 
     #[tokio::test]

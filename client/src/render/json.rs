@@ -5,7 +5,7 @@
 
 use parley_protocol::api::SpaceSummary;
 use parley_protocol::content::Content;
-use parley_protocol::view::{Decision, ThreadPost, ThreadSummary, ThreadView};
+use parley_protocol::view::{Decision, News, NewsKind, ThreadPost, ThreadSummary, ThreadView};
 use parley_protocol::{Post, SpaceId};
 use serde_json::{Map, Value, json};
 
@@ -53,6 +53,8 @@ pub(crate) fn thread(space: &SpaceId, view: &ThreadView, names: Names<'_>) -> Va
         "decision": resolution.map(|r| r.decision.clone()),
         "decided_by": resolution.map(|r| r.by.to_string()),
         "decided_at": resolution.map(|r| r.at.as_millis()),
+        "reopened_by": view.reopened.as_ref().map(|r| r.by.to_string()),
+        "reopened_at": view.reopened.as_ref().map(|r| r.at.as_millis()),
         "posts": posts,
     })
 }
@@ -100,6 +102,22 @@ pub(crate) fn decision(decision: &Decision, names: Names<'_>) -> Value {
         "decided_by": decision.decided_by.to_string(),
         "decided_by_name": names.name(&decision.decided_by),
         "decided_at": decision.decided_at.as_millis(),
+    })
+}
+
+/// A thread's news (a decision, a reopening, a new title) for someone who was away.
+pub(crate) fn news(news: &News, names: Names<'_>) -> Value {
+    json!({
+        "kind": match news.kind {
+            NewsKind::Decided => "decided",
+            NewsKind::Reopened => "reopened",
+            NewsKind::Retitled => "retitled",
+        },
+        "post": news.post.to_string(),
+        "by": news.by.to_string(),
+        "by_name": names.name(&news.by),
+        "at": news.at.as_millis(),
+        "text": news.text,
     })
 }
 

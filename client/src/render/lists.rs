@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use parley_protocol::api::SpaceSummary;
 use parley_protocol::content::Content;
-use parley_protocol::view::{Decision, ThreadPost, ThreadSummary};
+use parley_protocol::view::{Decision, News, NewsKind, ThreadPost, ThreadSummary};
 use parley_protocol::{NodeId, Post, UserId};
 
 use super::text::{clean, clean_line, relative_time, short_id, short_post, wrap};
@@ -146,15 +146,32 @@ pub(crate) fn unread_thread(
     title: &str,
     thread: &str,
     posts: &[ThreadPost],
+    news: &[News],
     names: Names<'_>,
     style: Style,
 ) -> String {
     let mut out = format!(
         "{} · {} · {} new · {thread}\n",
         clean_line(space),
-        clean_line(title),
+        paint::title(&clean_line(title), style),
         posts.len()
     );
+    for news in news {
+        let who = names.of(&news.by);
+        let when = relative_time(style.now, news.at);
+        let _ = match news.kind {
+            NewsKind::Decided => writeln!(
+                out,
+                "\n  {} by {who}, {when}:",
+                paint::decided("Decision", style)
+            ),
+            NewsKind::Reopened => writeln!(out, "\n  Reopened by {who}, {when}."),
+            NewsKind::Retitled => writeln!(out, "\n  Retitled by {who}, {when}:"),
+        };
+        for line in wrap(&clean(&news.text), style.width, 4) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     for post in posts {
         let mut shown = post.clone();
         shown.depth = 1;
@@ -162,6 +179,16 @@ pub(crate) fn unread_thread(
         out.push_str(&super::thread::post(&shown, names, style));
     }
     out
+}
+
+/// One line saying what happened to a thread, for the unread summary.
+pub(crate) fn news_line(news: &News) -> String {
+    let text: String = clean_line(&news.text).chars().take(72).collect();
+    match news.kind {
+        NewsKind::Decided => format!("decided: {text}"),
+        NewsKind::Reopened => "reopened".to_owned(),
+        NewsKind::Retitled => format!("retitled: {text}"),
+    }
 }
 
 /// A post arriving on a watch: who did what where (in which thread, when `thread`
@@ -406,6 +433,7 @@ mod tests {
             "Release plan",
             &view.id.to_string(),
             &view.posts[1..],
+            &[],
             Names(&names),
             style(),
         );

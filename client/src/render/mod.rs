@@ -120,6 +120,7 @@ pub(crate) mod fixtures {
             last_activity: hours_ago(1),
             reply_count: 2,
             resolution: None,
+            reopened: None,
             posts: vec![root, reply, nested],
         }
     }

@@ -41,6 +41,14 @@ pub(crate) fn thread(view: &ThreadView, space: &str, names: Names<'_>, style: St
             let _ = writeln!(out, "{line}");
         }
     }
+    if let Some(reopened) = &view.reopened {
+        let _ = writeln!(
+            out,
+            "\nReopened by {}, {}.",
+            names.of(&reopened.by),
+            relative_time(style.now, reopened.at)
+        );
+    }
     for post in &view.posts {
         out.push('\n');
         out.push_str(&self::post(post, names, style));

@@ -707,6 +707,7 @@ mod tests {
             last_activity: Timestamp::from_millis(0),
             reply_count: posts.len() - 1,
             resolution: None,
+            reopened: None,
             posts,
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use parley_protocol::api::UnreadInSpace;
-use parley_protocol::view::{ReadCursor, SpaceView, UnreadThread};
+use parley_protocol::view::{News, ReadCursor, SpaceView, UnreadThread};
 use parley_protocol::{PostId, SpaceId, UserId};
 
 use super::refold::Refolding;
@@ -84,9 +84,11 @@ impl UnreadCount<'_> {
                 .fold_thread(space, self.spine, root)?
                 .map(|thread| -> Result<_, StorageError> {
                     let mut cursor = ReadCursor::new();
-                    for post in &thread.posts {
-                        if storage.is_read(user, space, &post.id)? {
-                            cursor.mark(post.id);
+                    let news = News::of(&thread);
+                    let listed = thread.posts.iter().map(|post| post.id);
+                    for id in listed.chain(news.iter().map(|news| news.post)) {
+                        if storage.is_read(user, space, &id)? {
+                            cursor.mark(id);
                         }
                     }
                     Ok(UnreadThread::of(&thread, user, &cursor).map(|u| (line.last_activity, u)))
@@ -99,10 +101,12 @@ impl UnreadCount<'_> {
             return storage.set_unread(user, space, root, false);
         };
         if self.mark {
-            storage.mark_read(user, space, &unread.posts)?;
+            storage.mark_read(user, space, &unread.all_posts())?;
         }
         storage.set_unread(user, space, root, !self.mark)?;
-        *self.budget = self.budget.saturating_sub(unread.posts.len());
+        *self.budget = self
+            .budget
+            .saturating_sub(unread.posts.len() + unread.news.len());
         let space_name = self
             .spine
             .genesis()

@@ -153,6 +153,9 @@ pub enum Event {
 }
 
 /// A node's answer.
+// One answer is alive at a time, moved once: its size does not matter, and boxing the
+// thread would only add an allocation to every `Thread` answer.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Response {

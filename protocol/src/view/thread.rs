@@ -32,6 +32,9 @@ pub struct ThreadView {
     pub reply_count: usize,
     /// The decision, when the thread is resolved; `None` when it is open.
     pub resolution: Option<Resolution>,
+    /// The reopen that made it open again, when the latest counting resolve or reopen
+    /// is a reopen; `None` otherwise.
+    pub reopened: Option<Reopening>,
     /// The root, then every shown reply, in pre-order (each post before its replies,
     /// siblings by sort key).
     pub posts: Vec<ThreadPost>,
@@ -97,6 +100,19 @@ pub struct Resolution {
     /// The resolve post.
     #[serde(with = "text::id")]
     pub resolve: PostId,
+}
+
+/// A thread's reopening: who opened a resolved thread again, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reopening {
+    /// Who reopened it.
+    #[serde(with = "text::id")]
+    pub by: UserId,
+    /// When the reopen was written.
+    pub at: Timestamp,
+    /// The reopen post.
+    #[serde(with = "text::id")]
+    pub reopen: PostId,
 }
 
 /// Builds every thread of the space, by root id.
@@ -228,18 +244,27 @@ impl<'a> Parts<'a> {
                 }
             }
         }
-        let resolution = self.status.get(&root.id()).and_then(|latest| {
+        let (mut resolution, mut reopened) = (None, None);
+        if let Some(latest) = self.status.get(&root.id()) {
             last_activity = last_activity.max(latest.created_at());
             match latest.content() {
-                Content::Resolve(resolve) => Some(Resolution {
-                    decision: resolve.decision.clone(),
-                    by: latest.author(),
-                    at: latest.created_at(),
-                    resolve: latest.id(),
-                }),
-                _ => None,
+                Content::Resolve(resolve) => {
+                    resolution = Some(Resolution {
+                        decision: resolve.decision.clone(),
+                        by: latest.author(),
+                        at: latest.created_at(),
+                        resolve: latest.id(),
+                    });
+                }
+                _ => {
+                    reopened = Some(Reopening {
+                        by: latest.author(),
+                        at: latest.created_at(),
+                        reopen: latest.id(),
+                    });
+                }
             }
-        });
+        }
         ThreadView {
             id: root.id(),
             title: posts
@@ -251,6 +276,7 @@ impl<'a> Parts<'a> {
             last_activity,
             reply_count: posts.len().saturating_sub(1),
             resolution,
+            reopened,
             posts,
         }
     }

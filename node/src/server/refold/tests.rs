@@ -118,12 +118,12 @@ impl Model {
         let want: Vec<PostId> = whole
             .unread(&user, &cursor)
             .into_iter()
-            .flat_map(|thread| thread.posts)
+            .flat_map(|thread| thread.all_posts())
             .collect();
         let mut listed = Vec::new();
         for _ in 0..=want.len() + 1 {
             let (threads, complete) = self.count(user, true, budget);
-            listed.extend(threads.into_iter().flat_map(|thread| thread.posts));
+            listed.extend(threads.into_iter().flat_map(|thread| thread.all_posts()));
             if complete {
                 listed.sort();
                 let mut want = want;
@@ -171,7 +171,10 @@ impl Model {
         if mark {
             let cursor = self.read.entry(user).or_default();
             for thread in &threads {
-                thread.posts.iter().for_each(|id| cursor.mark(*id));
+                thread
+                    .all_posts()
+                    .into_iter()
+                    .for_each(|id| cursor.mark(id));
             }
         }
         (threads, complete)
