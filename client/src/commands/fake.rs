@@ -125,6 +125,12 @@ impl FakeNode {
                             genesis,
                             members: view.members().len() as u64,
                             threads: view.threads().len() as u64,
+                            unread: view
+                                .unread(&self.user, &self.read)
+                                .iter()
+                                .map(|u| (u.posts.len() + u.news.len()) as u32)
+                                .sum(),
+                            unread_more: false,
                         })
                     })
                     .collect();
@@ -153,12 +159,19 @@ impl FakeNode {
                     last_activity: t.last_activity,
                     id: t.id,
                 });
+                let unread = view
+                    .unread(&self.user, &self.read)
+                    .into_iter()
+                    .filter(|u| threads.iter().any(|t| t.id == u.thread))
+                    .map(|u| (u.thread, (u.posts.len() + u.news.len()) as u32))
+                    .collect();
                 Response::Threads {
                     space,
                     names: names(view),
                     threads,
                     next,
                     total: view.threads().len() as u64,
+                    unread,
                 }
             }),
             Request::Thread { id, from } => match self.locate(&id) {

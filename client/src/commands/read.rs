@@ -37,6 +37,7 @@ pub(crate) async fn threads(
     let want = ctx.lines_wanted(page);
     let mut threads = Vec::new();
     let mut names = BTreeMap::new();
+    let mut unread = BTreeMap::new();
     let (mut next, mut total) = (None, 0);
     for _ in 0..MAX_PAGES {
         let limit = want.map_or(MAX_PAGE_LINES, |want| remaining(want, threads.len()));
@@ -54,6 +55,7 @@ pub(crate) async fn threads(
             names: page_names,
             next: page_next,
             total: page_total,
+            unread: page_unread,
             ..
         } = response
         else {
@@ -61,20 +63,35 @@ pub(crate) async fn threads(
         };
         threads.extend(lines);
         names.extend(page_names);
+        unread.extend(page_unread);
         (next, total) = (page_next, page_total);
         match next {
             Some(cursor) if want.is_none_or(|want| threads.len() < want) => before = Some(cursor),
             _ => break,
         }
     }
-    let mut text = lists::threads(&space.label, &threads, total, Names(&names), ctx.style);
+    let mut text = lists::threads(
+        &space.label,
+        &threads,
+        total,
+        &unread,
+        Names(&names),
+        ctx.style,
+    );
     if let Some(cursor) = next {
         let _ = writeln!(
             text,
             "\nMore: parley threads {space_arg} --before {cursor}   (or --all)"
         );
     }
-    let json: Vec<_> = threads.iter().map(render_json::summary).collect();
+    let json: Vec<_> = threads
+        .iter()
+        .map(|line| {
+            let mut value = render_json::summary(line);
+            value["unread"] = json!(unread.get(&line.id).copied().unwrap_or(0));
+            value
+        })
+        .collect();
     Ok(Outcome::ok(
         text,
         json!({

@@ -1,12 +1,13 @@
 //! Lists for people: spaces, threads, members, decisions, unread posts, and one line
 //! per post arriving on a watch.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use parley_protocol::api::SpaceSummary;
 use parley_protocol::content::Content;
 use parley_protocol::view::{Decision, News, NewsKind, ThreadPost, ThreadSummary};
-use parley_protocol::{NodeId, Post, UserId};
+use parley_protocol::{NodeId, Post, PostId, UserId};
 
 use super::text::{clean, clean_line, relative_time, short_id, short_post, wrap};
 use super::{Names, Style, paint};
@@ -22,10 +23,19 @@ pub(crate) fn spaces(spaces: &[SpaceSummary], style: Style) -> String {
         if i > 0 {
             out.push('\n');
         }
-        let _ = writeln!(out, "{}  {}", clean_line(&space.genesis.name), space.space);
         let _ = writeln!(
             out,
-            "  {} · {} · last activity {}",
+            "{}  {}",
+            paint::title(&clean_line(&space.genesis.name), style),
+            space.space
+        );
+        let unread = match (space.unread, space.unread_more) {
+            (0, false) => String::new(),
+            (n, more) => format!(" · {n}{} new", if more { "+" } else { "" }),
+        };
+        let _ = writeln!(
+            out,
+            "  {} · {} · last activity {}{unread}",
             count(space.members, "member", "members"),
             count(space.threads, "thread", "threads"),
             relative_time(style.now, space.last_activity)
@@ -37,11 +47,13 @@ pub(crate) fn spaces(spaces: &[SpaceSummary], style: Style) -> String {
     out
 }
 
-/// One page of a space's thread list, latest activity first, of `total` threads in all.
+/// One page of a space's thread list, latest activity first, of `total` threads in all,
+/// with how much of each the user has not read.
 pub(crate) fn threads(
     space: &str,
     threads: &[ThreadSummary],
     total: u64,
+    unread: &BTreeMap<PostId, u32>,
     names: Names<'_>,
     style: Style,
 ) -> String {
@@ -71,9 +83,13 @@ pub(crate) fn threads(
             .filter(|name| !name.trim().is_empty())
             .unwrap_or_else(|| names.of(&thread.author));
         let _ = writeln!(out, "\n{title}");
+        let new = unread
+            .get(&thread.id)
+            .map(|n| format!(" · {n} new"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {} · by {author} · {} · last activity {}",
+            "  {} · by {author} · {} · last activity {}{new}",
             paint::id(&short_post(&thread.id), style),
             count(thread.reply_count as u64, "reply", "replies"),
             relative_time(style.now, thread.last_activity)
@@ -342,6 +358,7 @@ mod tests {
             "team",
             &[summary(true, Some("Alice"))],
             1,
+            &BTreeMap::new(),
             Names(&names),
             style(),
         );
@@ -352,10 +369,20 @@ mod tests {
                 short_post(&post_id(1))
             )
         );
-        let text = threads("team", &[summary(false, None)], 1, Names(&names), style());
+        let unread = BTreeMap::from([(post_id(1), 3)]);
+        let text = threads(
+            "team",
+            &[summary(false, None)],
+            1,
+            &unread,
+            Names(&names),
+            style(),
+        );
         assert!(text.contains("· by alice ·"), "{text}");
+        assert!(text.ends_with("last activity 1h ago · 3 new\n"), "{text}");
         assert!(
-            threads("team", &[], 0, Names(&names), style()).starts_with("No threads in team yet.")
+            threads("team", &[], 0, &BTreeMap::new(), Names(&names), style())
+                .starts_with("No threads in team yet.")
         );
     }
 
@@ -398,13 +425,24 @@ mod tests {
             members: 1,
             threads: 2,
             last_activity: hours_ago(2),
+            unread: 0,
+            unread_more: false,
         };
         assert_eq!(
-            spaces(&[space], style()),
+            spaces(std::slice::from_ref(&space), style()),
             format!(
                 "team  {}\n  1 member · 2 threads · last activity 2h ago\n  Where we decide.\n",
                 SpaceId([4; 32])
             )
+        );
+        let busy = SpaceSummary {
+            unread: 1000,
+            unread_more: true,
+            ..space
+        };
+        assert!(
+            spaces(&[busy], style()).contains("last activity 2h ago · 1000+ new\n"),
+            "the unread count shows, with + when it stopped at its bound"
         );
         let names = names();
         let decision = Decision {

@@ -16,7 +16,7 @@ use parley_protocol::{IdPrefix, Post, PostId, SpaceId, UserId};
 use crate::clock;
 use crate::storage::{InviteError, PageLimits};
 
-use super::unread::{MAX_UNREAD_POSTS, UnreadCount};
+use super::unread::{MAX_UNREAD_POSTS, SPACE_UNREAD_BOUND, UnreadCount, unread_counts};
 use super::{Node, refold, spaces};
 
 /// The answer to `request` from `user`, registered or not.
@@ -257,12 +257,36 @@ fn spaces(node: &Node, user: &UserId) -> Response {
             (Ok(threads), Ok(latest)) => (threads, latest),
             (Err(error), _) | (_, Err(error)) => return internal(error),
         };
+        // What the user has not read here, counted up to a bound.
+        let mut budget = SPACE_UNREAD_BOUND;
+        let mut found = Vec::new();
+        let complete = UnreadCount {
+            refolding: node.refolding(),
+            user,
+            space: &space,
+            spine: &spine,
+            mark: false,
+            budget: &mut budget,
+            found: &mut found,
+            order: 0,
+        }
+        .run();
+        let complete = match complete {
+            Ok(complete) => complete,
+            Err(error) => return internal(error),
+        };
+        let unread: usize = found
+            .iter()
+            .map(|(_, entry)| entry.thread.posts.len() + entry.thread.news.len())
+            .sum();
         summaries.push(SpaceSummary {
             space,
             genesis: genesis.clone(),
             members: spine.members().len() as u64,
             threads,
             last_activity: latest.unwrap_or(genesis.created_at),
+            unread: u32::try_from(unread).unwrap_or(u32::MAX),
+            unread_more: !complete,
         });
     }
     summaries.sort_by(|a, b| {
@@ -306,12 +330,18 @@ fn threads(
             }
         }
     }
+    let roots: Vec<PostId> = threads.iter().map(|line| line.id).collect();
+    let unread = match unread_counts(&node.refolding(), user, &space, &spine, &roots) {
+        Ok(unread) => unread,
+        Err(error) => return internal(error),
+    };
     Response::Threads {
         space,
         names,
         threads,
         next: page.next,
         total,
+        unread,
     }
 }
 

@@ -492,6 +492,16 @@ impl Storage {
         }
     }
 
+    /// The sequence number of the last fold of `root`'s thread, if it is shown (see the
+    /// `unread` module).
+    pub fn line_fold(&self, space: &SpaceId, root: &PostId) -> Result<Option<u64>, StorageError> {
+        let key = keys::line(space, root);
+        match self.db.get(&key)? {
+            Some(bytes) => Ok(Some(line::decode(&key, root, &bytes)?.0)),
+            None => Ok(None),
+        }
+    }
+
     /// The stored line of `root`, if its thread is shown.
     pub fn line(
         &self,

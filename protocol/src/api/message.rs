@@ -128,6 +128,10 @@ pub struct SpaceSummary {
     pub threads: u64,
     /// Latest activity in the space.
     pub last_activity: Timestamp,
+    /// Posts and news (6.14) the user has not read here, counted up to a bound.
+    pub unread: u32,
+    /// Whether more are unread than `unread` says (the count stopped at its bound).
+    pub unread_more: bool,
 }
 
 /// Unread posts of one thread, with the space they belong to.
@@ -197,6 +201,9 @@ pub enum Response {
         next: Option<ThreadCursor>,
         /// How many threads the space shows in all (whatever the filter).
         total: u64,
+        /// How many posts and news (6.14) of each thread of the page the user has not
+        /// read; threads with none are left out.
+        unread: BTreeMap<PostId, u32>,
     },
     /// Tag 5: one thread, with a page of its posts.
     Thread {
@@ -446,6 +453,7 @@ mod tests {
                 id: PostId([1; 32]),
             }),
             total: 9,
+            unread: BTreeMap::from([(PostId([1; 32]), 2)]),
         };
         assert_eq!(Response::decode(&response.encode()), Ok(response));
         let thread = view.thread(&view.threads()[0].id).cloned().unwrap();

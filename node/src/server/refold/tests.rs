@@ -18,7 +18,7 @@ use proptest::prelude::*;
 
 use super::Refolding;
 use crate::server::spaces::Spaces;
-use crate::server::unread::UnreadCount;
+use crate::server::unread::{UnreadCount, unread_counts};
 use crate::storage::testing::reopen;
 use crate::storage::{Inserted, Page, PageLimits, Storage};
 
@@ -225,6 +225,19 @@ impl Model {
         for n in 1..=EVE {
             let user = key(n).user_id();
             let cursor = self.read.get(&user).cloned().unwrap_or_default();
+            // The thread list's counts, from whatever the last count left.
+            let refolding = self.refolding();
+            refolding.refresh(&self.space, None).unwrap();
+            if let Some(spine) = refolding.spine(&self.space).unwrap() {
+                let roots: Vec<PostId> = whole.threads().iter().map(|t| t.id).collect();
+                let counts = unread_counts(&refolding, &user, &self.space, &spine, &roots).unwrap();
+                let want: BTreeMap<PostId, u32> = whole
+                    .unread(&user, &cursor)
+                    .iter()
+                    .map(|u| (u.thread, (u.posts.len() + u.news.len()) as u32))
+                    .collect();
+                prop_assert_eq!(counts, want);
+            }
             prop_assert_eq!(self.unread(user, false), whole.unread(&user, &cursor));
         }
         self.lines_agree(stored)
