@@ -181,6 +181,19 @@ pub(crate) enum Command {
         #[arg(long, requires = "all")]
         peek: bool,
     },
+    /// What happened while you were away, on one screen: per space, the decisions made,
+    /// the threads started and the busiest threads since then.
+    #[command(after_help = "Examples:
+  parley digest                      the last 7 days, every space
+  parley digest design --since 2w    one space, two weeks
+  parley digest --since 2026-11-30   since a date (UTC)")]
+    Digest {
+        /// Only this space: its name or id.
+        space: Option<String>,
+        /// The period: 7d, 24h, 2w, 30m, or a date YYYY-MM-DD (UTC).
+        #[arg(long, default_value = "7d", value_name = "PERIOD")]
+        since: String,
+    },
     /// Mark everything new in a space, or in a thread, read without reading it.
     MarkRead {
         /// A space (name or id) or a thread (any post id in it).

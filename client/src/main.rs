@@ -25,7 +25,9 @@ use serde_json::json;
 use crate::cli::{Cli, Command, SpaceCommand};
 use crate::commands::lookup::resolve_post;
 use crate::commands::space::Change;
-use crate::commands::{Context, Outcome, account, docs, id_parse, read, space, watch, write};
+use crate::commands::{
+    Context, Outcome, account, digest, docs, id_parse, read, space, watch, write,
+};
 use crate::error::ClientError;
 use crate::home::Home;
 use crate::node_client::NodeClient;
@@ -127,6 +129,10 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
         }
         Command::Unread { all, peek } => read::unread(ctx, node, *all, *peek).await,
         Command::MarkRead { target } => read::mark_read_command(node, target).await,
+        Command::Digest { space, since } => {
+            let since = digest::parse_since(since, ctx.style.now).map_err(ClientError::Usage)?;
+            digest::digest(ctx, node, space.as_deref(), since).await
+        }
         Command::Watch { space } => {
             let mut out = std::io::stdout();
             let stop = async {

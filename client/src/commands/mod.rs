@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod body;
+pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod id_parse;
 pub(crate) mod lookup;

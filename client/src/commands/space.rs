@@ -407,7 +407,7 @@ fn looks_like_id(arg: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('1'))
 }
 
-async fn list_spaces(node: &mut impl Api) -> Result<Vec<SpaceSummary>, ClientError> {
+pub(crate) async fn list_spaces(node: &mut impl Api) -> Result<Vec<SpaceSummary>, ClientError> {
     let response = node.ask(Request::Spaces).await?;
     match response {
         Response::Spaces { spaces } => Ok(spaces),

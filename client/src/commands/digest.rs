@@ -1,0 +1,320 @@
+//! `parley digest [SPACE] [--since 7d]`: what someone who was away needs, on one screen,
+//! per space: the decisions made, the threads started, and the busiest threads since
+//! then. The written rhythm a team reads on Monday morning.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use parley_protocol::Timestamp;
+use parley_protocol::api::{
+    DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary, ThreadCursor, ThreadFilter,
+};
+use parley_protocol::view::{Decision, ThreadSummary};
+use serde_json::{Value, json};
+
+use super::space::{list_spaces, resolve};
+use super::{Context, Outcome};
+use crate::error::ClientError;
+use crate::node_client::{Api, unexpected};
+use crate::render::text::{clean_line, date, relative_time, short_post};
+use crate::render::{Names, json as render_json, paint};
+
+/// Pages of threads or decisions read per space, at most (each up to 500 lines).
+const MAX_PAGES: usize = 8;
+
+/// Busiest threads shown per space.
+const BUSIEST: usize = 5;
+
+/// Reads `7d`, `24h`, `2w`, `30m` or a date `2026-11-30` (UTC) as the start of the
+/// period, seen from `now`.
+pub(crate) fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    let text = text.trim();
+    let unit = |c: char| match c {
+        'm' => Some(60_000u64),
+        'h' => Some(3_600_000),
+        'd' => Some(86_400_000),
+        'w' => Some(7 * 86_400_000),
+        _ => None,
+    };
+    if let Some(last) = text.chars().last()
+        && let Some(ms) = unit(last)
+        && let Ok(n) = text[..text.len() - 1].parse::<u64>()
+    {
+        return Ok(Timestamp::from_millis(
+            now.as_millis().saturating_sub(n.saturating_mul(ms)),
+        ));
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    if let [y, m, d] = parts.as_slice()
+        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>())
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&d)
+    {
+        // Days from civil date (Howard Hinnant's algorithm).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = i64::from((m + 9) % 12);
+        let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        if let Ok(days) = u64::try_from(days) {
+            return Ok(Timestamp::from_millis(days * 86_400_000));
+        }
+    }
+    Err(format!(
+        "expected a period like 7d, 24h, 2w or a date like 2026-11-30, not `{text}`"
+    ))
+}
+
+/// One space's digest.
+struct SpaceDigest {
+    space: SpaceSummary,
+    decisions: Vec<Decision>,
+    started: Vec<ThreadSummary>,
+    busiest: Vec<ThreadSummary>,
+    names: BTreeMap<String, String>,
+}
+
+/// `parley digest`.
+pub(crate) async fn digest(
+    ctx: &Context,
+    node: &mut impl Api,
+    space: Option<&str>,
+    since: Timestamp,
+) -> Result<Outcome, ClientError> {
+    let mut spaces = list_spaces(node).await?;
+    if let Some(arg) = space {
+        let wanted = resolve(node, arg).await?;
+        spaces.retain(|s| s.space == wanted.id);
+    }
+    let mut digests = Vec::new();
+    for space in spaces {
+        if space.last_activity < since {
+            continue;
+        }
+        digests.push(space_digest(node, space, since).await?);
+    }
+    let mut text = format!(
+        "Since {} ({}):\n",
+        date(since),
+        relative_time(ctx.style.now, since)
+    );
+    if digests
+        .iter()
+        .all(|d| d.decisions.is_empty() && d.started.is_empty() && d.busiest.is_empty())
+    {
+        text.push_str("\nNothing was decided, started or discussed.\n");
+    }
+    for digest in &digests {
+        render(&mut text, digest, ctx);
+    }
+    let json: Vec<Value> = digests.iter().map(digest_json).collect();
+    Ok(Outcome::ok(
+        text,
+        json!({ "since": since.as_millis(), "spaces": json }),
+    ))
+}
+
+async fn space_digest(
+    node: &mut impl Api,
+    space: SpaceSummary,
+    since: Timestamp,
+) -> Result<SpaceDigest, ClientError> {
+    // Decisions, newest first, until one is older than the period.
+    let mut decisions = Vec::new();
+    let mut before: Option<DecisionCursor> = None;
+    'pages: for _ in 0..MAX_PAGES {
+        let response = node
+            .ask(Request::Decisions {
+                space: space.space,
+                limit: MAX_PAGE_LINES,
+                before,
+            })
+            .await?;
+        let Response::Decisions {
+            decisions: page,
+            next,
+            ..
+        } = response
+        else {
+            return Err(unexpected(&response));
+        };
+        for decision in page {
+            if decision.decided_at < since {
+                break 'pages;
+            }
+            decisions.push(decision);
+        }
+        match next {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    // Threads active in the period: started in it, or busy in it.
+    let mut active = Vec::new();
+    let mut names = BTreeMap::new();
+    let mut before: Option<ThreadCursor> = None;
+    for _ in 0..MAX_PAGES {
+        let response = node
+            .ask(Request::Threads {
+                space: space.space,
+                limit: MAX_PAGE_LINES,
+                before,
+                since: Some(since),
+                filter: ThreadFilter::All,
+            })
+            .await?;
+        let Response::Threads {
+            threads,
+            names: page_names,
+            next,
+            ..
+        } = response
+        else {
+            return Err(unexpected(&response));
+        };
+        active.extend(threads);
+        names.extend(page_names);
+        match next {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    let started: Vec<ThreadSummary> = active
+        .iter()
+        .filter(|t| t.created_at >= since)
+        .cloned()
+        .collect();
+    let mut busiest: Vec<ThreadSummary> = active
+        .into_iter()
+        .filter(|t| t.created_at < since && t.reply_count > 0)
+        .collect();
+    busiest.sort_by(|a, b| {
+        b.reply_count
+            .cmp(&a.reply_count)
+            .then(b.last_activity.cmp(&a.last_activity))
+    });
+    busiest.truncate(BUSIEST);
+    if !decisions.is_empty() {
+        if let Ok(Response::Members { names: members, .. }) =
+            node.ask(Request::Members { space: space.space }).await
+        {
+            names.extend(members);
+        }
+    }
+    Ok(SpaceDigest {
+        space,
+        decisions,
+        started,
+        busiest,
+        names,
+    })
+}
+
+fn render(out: &mut String, digest: &SpaceDigest, ctx: &Context) {
+    let style = ctx.style;
+    let names = Names(&digest.names);
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint::title(&clean_line(&digest.space.genesis.name), style)
+    );
+    if digest.decisions.is_empty() && digest.started.is_empty() && digest.busiest.is_empty() {
+        let _ = writeln!(out, "  (nothing new)");
+        return;
+    }
+    if !digest.decisions.is_empty() {
+        let _ = writeln!(out, "  {}", paint::decided("Decided", style));
+        for d in &digest.decisions {
+            let _ = writeln!(
+                out,
+                "    {} · {}: {} · {}",
+                clean_line(&d.title),
+                names.of(&d.decided_by),
+                one_line(&d.decision),
+                paint::id(&short_post(&d.thread), style)
+            );
+        }
+    }
+    if !digest.started.is_empty() {
+        let _ = writeln!(out, "  Started");
+        for t in &digest.started {
+            let _ = writeln!(
+                out,
+                "    {} · by {} · {} · {}",
+                clean_line(&t.title),
+                t.author_name
+                    .as_deref()
+                    .map_or_else(|| names.of(&t.author), clean_line),
+                replies(t.reply_count),
+                paint::id(&short_post(&t.id), style)
+            );
+        }
+    }
+    if !digest.busiest.is_empty() {
+        let _ = writeln!(out, "  Busiest");
+        for t in &digest.busiest {
+            let _ = writeln!(
+                out,
+                "    {} · {} · last activity {} · {}",
+                clean_line(&t.title),
+                replies(t.reply_count),
+                relative_time(style.now, t.last_activity),
+                paint::id(&short_post(&t.id), style)
+            );
+        }
+    }
+}
+
+fn replies(n: usize) -> String {
+    if n == 1 {
+        "1 reply".to_owned()
+    } else {
+        format!("{n} replies")
+    }
+}
+
+/// The first line of `text`, at most 80 characters.
+fn one_line(text: &str) -> String {
+    let line = clean_line(text.lines().next().unwrap_or_default());
+    if line.chars().count() > 80 {
+        format!("{}…", line.chars().take(79).collect::<String>())
+    } else {
+        line
+    }
+}
+
+fn digest_json(digest: &SpaceDigest) -> Value {
+    let names = Names(&digest.names);
+    json!({
+        "space": digest.space.space.to_string(),
+        "name": digest.space.genesis.name,
+        "decisions": digest.decisions.iter().map(|d| render_json::decision(d, names)).collect::<Vec<_>>(),
+        "started": digest.started.iter().map(render_json::summary).collect::<Vec<_>>(),
+        "busiest": digest.busiest.iter().map(render_json::summary).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_and_dates_read_as_the_start_of_the_period() {
+        let now = Timestamp::from_millis(1_795_651_200_000);
+        assert_eq!(
+            parse_since("7d", now).unwrap(),
+            Timestamp::from_millis(1_795_651_200_000 - 7 * 86_400_000)
+        );
+        assert_eq!(
+            parse_since("24h", now).unwrap(),
+            Timestamp::from_millis(1_795_651_200_000 - 86_400_000)
+        );
+        assert_eq!(date(parse_since("2026-11-30", now).unwrap()), "2026-11-30");
+        assert_eq!(date(parse_since("2024-02-29", now).unwrap()), "2024-02-29");
+        for bad in ["soon", "7", "d", "2026-13-01", "-3d"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+}
