@@ -196,12 +196,11 @@ async fn space_digest(
             .then(b.last_activity.cmp(&a.last_activity))
     });
     busiest.truncate(BUSIEST);
-    if !decisions.is_empty() {
-        if let Ok(Response::Members { names: members, .. }) =
+    if !decisions.is_empty()
+        && let Ok(Response::Members { names: members, .. }) =
             node.ask(Request::Members { space: space.space }).await
-        {
-            names.extend(members);
-        }
+    {
+        names.extend(members);
     }
     Ok(SpaceDigest {
         space,
