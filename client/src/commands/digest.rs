@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use parley_protocol::Timestamp;
 use parley_protocol::api::{
     DecisionCursor, MAX_PAGE_LINES, Request, Response, SpaceSummary, ThreadCursor, ThreadFilter,
+    UnreadInSpace,
 };
 use parley_protocol::view::{Decision, ThreadSummary};
 use serde_json::{Value, json};
@@ -95,11 +96,34 @@ pub(crate) async fn digest(
         }
         digests.push(space_digest(node, space, since).await?);
     }
+    // Unread posts that mention the user, in the spaces of the digest.
+    let mentioning: Vec<UnreadInSpace> =
+        match node.ask(Request::Unread { mark_read: false }).await? {
+            Response::Unread { threads, .. } => threads
+                .into_iter()
+                .filter(|entry| entry.thread.mentioned)
+                .filter(|entry| digests.iter().any(|d| d.space.space == entry.space))
+                .collect(),
+            other => return Err(unexpected(&other)),
+        };
     let mut text = format!(
         "Since {} ({}):\n",
         date(since),
         relative_time(ctx.style.now, since)
     );
+    if !mentioning.is_empty() {
+        text.push_str("\nMentioning you\n");
+        for entry in &mentioning {
+            let _ = writeln!(
+                text,
+                "    {} · {} new · in {} · {}",
+                clean_line(&entry.thread.title),
+                entry.thread.posts.len(),
+                clean_line(&entry.space_name),
+                paint::id(&short_post(&entry.thread.thread), ctx.style)
+            );
+        }
+    }
     if digests
         .iter()
         .all(|d| d.decisions.is_empty() && d.started.is_empty() && d.busiest.is_empty())
@@ -110,9 +134,20 @@ pub(crate) async fn digest(
         render(&mut text, digest, ctx);
     }
     let json: Vec<Value> = digests.iter().map(digest_json).collect();
+    let mentioning: Vec<Value> = mentioning
+        .iter()
+        .map(|entry| {
+            json!({
+                "thread": entry.thread.thread.to_string(),
+                "title": entry.thread.title,
+                "space": entry.space.to_string(),
+                "new": entry.thread.posts.len(),
+            })
+        })
+        .collect();
     Ok(Outcome::ok(
         text,
-        json!({ "since": since.as_millis(), "spaces": json }),
+        json!({ "since": since.as_millis(), "mentioning": mentioning, "spaces": json }),
     ))
 }
 

@@ -7,6 +7,7 @@ pub(crate) mod digest;
 pub(crate) mod docs;
 pub(crate) mod id_parse;
 pub(crate) mod lookup;
+pub(crate) mod mentions;
 pub(crate) mod read;
 pub(crate) mod space;
 pub(crate) mod watch;

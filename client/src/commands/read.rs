@@ -160,9 +160,11 @@ pub(crate) async fn unread(
     peek: bool,
 ) -> Result<Outcome, ClientError> {
     let response = node.ask(Request::Unread { mark_read: false }).await?;
-    let Response::Unread { threads, more } = response else {
+    let Response::Unread { mut threads, more } = response else {
         return Err(unexpected(&response));
     };
+    // Threads whose new posts mention the user first.
+    threads.sort_by_key(|entry| !entry.thread.mentioned);
     if threads.is_empty() {
         return Ok(Outcome::ok(
             "Nothing new.\n".to_owned(),
@@ -245,8 +247,23 @@ fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
     let count: usize = threads.iter().map(|entry| entry.thread.posts.len()).sum();
     let updates: usize = threads.iter().map(|entry| entry.thread.news.len()).sum();
     let mut text = format!("{}\n", headline(count, updates, threads.len()));
+    // Threads whose new posts mention the user come first, under their own heading.
+    let (mentioning, rest): (Vec<&UnreadInSpace>, Vec<&UnreadInSpace>) =
+        threads.iter().partition(|entry| entry.thread.mentioned);
+    if !mentioning.is_empty() {
+        text.push_str("\nMentioning you\n");
+        for entry in &mentioning {
+            text.push_str(&format!(
+                "  {:>3} new  {}  {}  (in {})\n",
+                entry.thread.posts.len(),
+                clean_line(&entry.thread.title),
+                short_post(&entry.thread.thread),
+                clean_line(&entry.space_name)
+            ));
+        }
+    }
     let mut space = None;
-    for entry in threads {
+    for entry in rest {
         if space != Some(entry.space) {
             space = Some(entry.space);
             text.push_str(&format!("\n{}\n", clean_line(&entry.space_name)));
@@ -277,6 +294,7 @@ fn unread_summary(threads: &[UnreadInSpace], more: bool) -> Outcome {
                 "space_name": entry.space_name,
                 "title": entry.thread.title,
                 "new": entry.thread.posts.len(),
+                "mentioned": entry.thread.mentioned,
                 "news": entry.thread.news.iter().map(|n| render_json::news(n, Names(&Default::default()))).collect::<Vec<_>>(),
             })
         })

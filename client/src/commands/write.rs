@@ -14,11 +14,12 @@ use parley_protocol::{Post, PostId, SpaceId, UserId};
 use serde_json::json;
 
 use super::body::{self, Body, BodyArgs};
+use super::mentions;
 use super::space::resolve;
 use super::{Context, Outcome};
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
-use crate::render::text::{short_id, short_post};
+use crate::render::text::{clean_line, short_id, short_post};
 
 /// Signs `content` for `space` with the user's key, now, and publishes it.
 pub(crate) async fn publish(
@@ -58,21 +59,23 @@ pub(crate) async fn post(
 ) -> Result<Outcome, ClientError> {
     let given = body::given(body_args)?;
     let space = resolve(node, space).await?;
-    let thread = |body: String| {
+    let thread = |body: String, mentions: Vec<UserId>| {
         Content::Thread(Thread {
             title: title.to_owned(),
             body,
-            mentions: Default::default(),
+            mentions: mentions::bounded(mentions),
         })
     };
     // The title is checked before anyone spends time in the editor.
-    sign(ctx, space.id, thread(String::new()))?;
+    sign(ctx, space.id, thread(String::new(), Vec::new()))?;
     let about = short_id(&space.id.to_string());
     let body = or_editor(ctx, node, given, "post", &about, "")?;
-    let id = publish_body(ctx, node, space.id, thread(body.text.clone()), &body).await?;
+    let (mentioned, who) = mentioned_in(node, space.id, &body.text).await?;
+    let content = thread(body.text.clone(), mentioned.clone());
+    let id = publish_body(ctx, node, space.id, content, &body).await?;
     Ok(Outcome::ok(
-        format!("Posted {} in {}.\n", short_post(&id), space.label),
-        json!({ "id": id.to_string(), "space": space.id.to_string(), "kind": "thread", "thread": id.to_string(), "parent": null }),
+        format!("Posted {} in {}{who}.\n", short_post(&id), space.label),
+        json!({ "id": id.to_string(), "space": space.id.to_string(), "kind": "thread", "thread": id.to_string(), "parent": null, "mentions": mentioned.iter().map(ToString::to_string).collect::<Vec<_>>() }),
     ))
 }
 
@@ -87,23 +90,59 @@ pub(crate) async fn reply(
     let located = locate(node, parent).await?;
     let root = located.thread_or_refuse(parent, "reply to")?;
     let body = or_editor(ctx, node, given, "reply", &short_post(&parent), "")?;
+    let (mentioned, who) = mentioned_in(node, located.space, &body.text).await?;
     let content = Content::Reply(Reply {
         root,
         parent,
         body: body.text.clone(),
-        mentions: Default::default(),
+        mentions: mentions::bounded(mentioned.clone()),
     });
     let id = publish_body(ctx, node, located.space, content, &body).await?;
     Ok(Outcome::ok(
-        format!("Replied {} to {}.\n", short_post(&id), short_post(&parent)),
+        format!(
+            "Replied {} to {}{who}.\n",
+            short_post(&id),
+            short_post(&parent)
+        ),
         json!({
             "id": id.to_string(),
             "space": located.space.to_string(),
             "kind": "reply",
             "thread": root.to_string(),
             "parent": parent.to_string(),
+            "mentions": mentioned.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
     ))
+}
+
+/// The members `body` mentions (`@name`), and `, mentioning Ann and Bob` to say so.
+async fn mentioned_in(
+    node: &mut impl Api,
+    space: SpaceId,
+    body: &str,
+) -> Result<(Vec<UserId>, String), ClientError> {
+    if !body.contains('@') {
+        return Ok((Vec::new(), String::new()));
+    }
+    let (names, members) = match node.ask(Request::Members { space }).await? {
+        Response::Members { names, members, .. } => (names, members),
+        other => return Err(unexpected(&other)),
+    };
+    let found = mentions::mentions(body, &names, &members);
+    let shown: Vec<String> = found
+        .iter()
+        .map(|user| {
+            names
+                .get(&user.to_string())
+                .map_or_else(|| short_id(&user.to_string()), |name| clean_line(name))
+        })
+        .collect();
+    let who = match shown.as_slice() {
+        [] => String::new(),
+        [one] => format!(", mentioning {one}"),
+        [first @ .., last] => format!(", mentioning {} and {last}", first.join(", ")),
+    };
+    Ok((found, who))
 }
 
 /// `parley edit POST_ID [--title T]` with a new body from the options, the editor (on
@@ -197,7 +236,7 @@ pub(crate) async fn react(
 ) -> Result<Outcome, ClientError> {
     let located = locate(node, target).await?;
     located.thread_or_refuse(target, "react to")?;
-    let shown = crate::render::text::clean_line(reaction);
+    let shown = clean_line(reaction);
     let short = short_post(&target);
     let space = located.space.to_string();
     let mine = own_reactions(node, target, reaction).await?;
@@ -286,7 +325,7 @@ pub(crate) async fn resolve_thread(
         format!(
             " It replaces the decision of {}: \"{}\"",
             crate::render::text::date(earlier.at),
-            crate::render::text::clean_line(&earlier.decision)
+            clean_line(&earlier.decision)
         )
     });
     Ok(Outcome::ok(

@@ -99,6 +99,7 @@ pub(crate) mod fixtures {
                 body: body.to_owned(),
             }],
             reactions: BTreeMap::new(),
+            mentions: Vec::new(),
         }
     }
 

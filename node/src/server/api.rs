@@ -727,6 +727,7 @@ mod tests {
                     body: "x".repeat(*size),
                 }],
                 reactions: BTreeMap::new(),
+                mentions: Vec::new(),
             })
             .collect();
         ThreadView {

@@ -71,6 +71,9 @@ pub struct ThreadPost {
     /// Reactions: each reaction text with the users who reacted so.
     #[serde(with = "text::text_to_sets")]
     pub reactions: BTreeMap<String, BTreeSet<UserId>>,
+    /// The users the post mentions (edits do not change them).
+    #[serde(with = "text::list")]
+    pub mentions: Vec<UserId>,
 }
 
 /// One version of a post's text.
@@ -289,10 +292,14 @@ impl<'a> Parts<'a> {
         depth: usize,
         parent_missing: bool,
     ) -> ThreadPost {
-        let (title, body) = match post.content() {
-            Content::Thread(thread) => (Some(thread.title.clone()), thread.body.clone()),
-            Content::Reply(reply) => (None, reply.body.clone()),
-            _ => (None, String::new()),
+        let (title, body, mentions) = match post.content() {
+            Content::Thread(thread) => (
+                Some(thread.title.clone()),
+                thread.body.clone(),
+                thread.mentions.as_slice().to_vec(),
+            ),
+            Content::Reply(reply) => (None, reply.body.clone(), reply.mentions.as_slice().to_vec()),
+            _ => (None, String::new(), Vec::new()),
         };
         let mut current_title = title.clone();
         let mut revisions = vec![Revision {
@@ -324,6 +331,7 @@ impl<'a> Parts<'a> {
             edited: revisions.len() > 1,
             revisions,
             reactions: self.reactions.get(&post.id()).cloned().unwrap_or_default(),
+            mentions,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::summary::ThreadSummary;
 use super::text;
-use super::thread::ThreadView;
+use super::thread::{ThreadPost, ThreadView};
 use crate::id::{PostId, UserId};
 use crate::time::Timestamp;
 
@@ -66,6 +66,8 @@ pub struct UnreadThread {
     /// What happened to the thread that the user has not read: its decision, its
     /// reopening, its new title.
     pub news: Vec<News>,
+    /// Whether one of the unread posts mentions the user.
+    pub mentioned: bool,
 }
 
 /// Something that happened to a thread, as news for those who were away.
@@ -160,12 +162,13 @@ impl UnreadThread {
     /// The shown posts and the news of `thread` not by `user` and not in `cursor`, or
     /// `None` when there are none (rule 13 for one thread).
     pub fn of(thread: &ThreadView, user: &UserId, cursor: &ReadCursor) -> Option<Self> {
-        let posts: Vec<PostId> = thread
+        let unread: Vec<&ThreadPost> = thread
             .posts
             .iter()
             .filter(|post| post.author != *user && !cursor.is_read(&post.id))
-            .map(|post| post.id)
             .collect();
+        let mentioned = unread.iter().any(|post| post.mentions.contains(user));
+        let posts: Vec<PostId> = unread.iter().map(|post| post.id).collect();
         let news: Vec<News> = News::of(thread)
             .into_iter()
             .filter(|news| news.by != *user && !cursor.is_read(&news.post))
@@ -175,6 +178,7 @@ impl UnreadThread {
             title: thread.title.clone(),
             posts,
             news,
+            mentioned,
         })
     }
 
