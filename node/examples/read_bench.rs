@@ -405,8 +405,16 @@ async fn measure(
 ) -> Result<Row, BoxError> {
     let bench_start = Instant::now();
     let dir = tempfile::tempdir()?;
-    let addr = daemon::init(parleyd, dir.path())?;
-    let node_key = keyfile::read(&dir.path().join("node.key"))?;
+    // PARLEY_BENCH_KEEP=DIR keeps each size's node in DIR/SIZE for later study.
+    let kept = std::env::var_os("PARLEY_BENCH_KEEP")
+        .map(|keep| std::path::PathBuf::from(keep).join(size.to_string()));
+    let dir_path = kept.clone().unwrap_or_else(|| dir.path().to_path_buf());
+    if let Some(kept) = &kept {
+        std::fs::create_dir_all(kept)?;
+    }
+    let dir_path = dir_path.as_path();
+    let addr = daemon::init(parleyd, dir_path)?;
+    let node_key = keyfile::read(&dir_path.join("node.key"))?;
     let node = node_key.node_id();
     let founder = key(1);
     let writers: Vec<SecretKey> = (0..WRITERS).map(|i| key(100 + i)).collect();
@@ -414,7 +422,7 @@ async fn measure(
     let space = sign_space(&founder, node, &writers, &reader, bodies, size)?;
     let space_id = space.posts[0].space();
     let baseline = {
-        let storage = Storage::open(&dir.path().join("db"))?;
+        let storage = Storage::open(&dir_path.join("db"))?;
         for chunk in space.posts.chunks(2048) {
             storage.insert(chunk)?;
         }
@@ -433,7 +441,7 @@ async fn measure(
             })
             .transpose()?
     };
-    let daemon = Daemon::start(parleyd, dir.path(), Duration::from_secs(600))?;
+    let daemon = Daemon::start(parleyd, dir_path, Duration::from_secs(600))?;
     eprintln!("[{size}] started at {:?}", bench_start.elapsed());
     let reader_user = User::connect(&reader, addr, node).await?;
     // The node folds the threads stored behind its back; wait until it lists them all.
@@ -603,11 +611,11 @@ async fn measure(
     drop(reader_user);
     drop(daemon);
     // Started again on the full store: start-up time and memory after start.
-    let again = Daemon::start(parleyd, dir.path(), Duration::from_secs(600))?;
+    let again = Daemon::start(parleyd, dir_path, Duration::from_secs(600))?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (startup, rss_start) = (again.startup, rss_kib(again.pid));
     drop(again);
-    let disk = du(dir.path());
+    let disk = du(dir_path);
     Ok(Row {
         posts: space.posts.len() + space.long.len(),
         disk_mib: disk as f64 / (1024.0 * 1024.0),

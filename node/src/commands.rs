@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use parley_node::config::{DataDir, Settings};
 use parley_node::lock::{DirLock, LockError};
 use parley_node::server::{AdminRequest, AdminResponse, PeerRecord};
-use parley_node::storage::{Storage, StorageError};
+use parley_node::storage::{OpenOptions, Storage, StorageError};
 use parley_node::{clock, keyfile, server, transport};
 use parley_protocol::api::{ADMIN_ALPN, NodeAddress};
 use parley_protocol::{NodeId, SecretKey, Timestamp};
@@ -87,7 +87,10 @@ fn load(args: &DirArgs) -> anyhow::Result<Loaded> {
 /// Opens the node's store (whose lock the caller holds), saying what a rebuild of a
 /// lost index could not recover.
 fn open_store(loaded: &Loaded) -> anyhow::Result<Storage> {
-    let storage = Storage::open(&loaded.dir.db()).map_err(|error| match error {
+    let options = OpenOptions {
+        index_cache_bytes: loaded.settings.storage.index_cache_bytes(),
+    };
+    let storage = Storage::open_with(&loaded.dir.db(), options).map_err(|error| match error {
         StorageError::Locked { .. } => anyhow::anyhow!(
             "the database in {} is held by another process that does not take parleyd's lock (an older parleyd?)",
             loaded.dir.db().display()

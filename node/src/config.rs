@@ -91,6 +91,14 @@ pub struct StorageSettings {
     /// Megabytes of posts read back from the log kept in memory (0: none).
     #[serde(default = "default_post_cache_mb")]
     pub post_cache_mb: u64,
+    /// Megabytes of sled's page cache for the index (pages take about three times this
+    /// in memory once read).
+    #[serde(default = "default_index_cache_mb")]
+    pub index_cache_mb: u64,
+}
+
+fn default_index_cache_mb() -> u64 {
+    crate::storage::DEFAULT_INDEX_CACHE_BYTES / (1024 * 1024)
 }
 
 fn default_min_free_mb() -> u64 {
@@ -106,6 +114,7 @@ impl Default for StorageSettings {
         Self {
             min_free_mb: default_min_free_mb(),
             post_cache_mb: default_post_cache_mb(),
+            index_cache_mb: default_index_cache_mb(),
         }
     }
 }
@@ -114,6 +123,11 @@ impl StorageSettings {
     /// The bytes kept free.
     pub fn min_free_bytes(&self) -> u64 {
         self.min_free_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// The bytes of sled's page cache (at least 1 MiB).
+    pub fn index_cache_bytes(&self) -> u64 {
+        self.index_cache_mb.max(1).saturating_mul(1024 * 1024)
     }
 
     /// The bytes of posts kept in memory.
@@ -242,7 +256,10 @@ impl Settings {
              # refuses posts (reads go on) until space is freed.\n\
              min_free_mb = {min_free}\n\
              # Megabytes of posts read back from the store kept in memory (0: none).\n\
-             post_cache_mb = {post_cache}\n",
+             post_cache_mb = {post_cache}\n\
+             # Megabytes of the index's page cache (pages take about three times this\n\
+             # in memory once read).\n\
+             index_cache_mb = {index_cache}\n",
             listen = self.listen,
             log = self.log,
             peers = self
@@ -256,6 +273,7 @@ impl Settings {
             rate = self.federation.posts_per_second,
             min_free = self.storage.min_free_mb,
             post_cache = self.storage.post_cache_mb,
+            index_cache = self.storage.index_cache_mb,
         )
     }
 
@@ -362,6 +380,13 @@ mod tests {
         };
         let text = public.to_commented_toml();
         assert_eq!(Settings::parse(Path::new("x.toml"), &text).unwrap(), public);
+        // The index's cache is written out and read back.
+        let mut small = Settings::default();
+        small.storage.index_cache_mb = 4;
+        let text = small.to_commented_toml();
+        assert!(text.contains("index_cache_mb = 4"), "{text}");
+        let parsed = Settings::parse(Path::new("x.toml"), &text).unwrap();
+        assert_eq!(parsed.storage.index_cache_bytes(), 4 * 1024 * 1024);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::error::{Corruption, StorageError};
 use super::log::{LOG_DIR, Log};
 use super::rebuild::{self, Rebuilt};
-use super::{CACHE_BYTES, keys, migrate};
+use super::{DEFAULT_INDEX_CACHE_BYTES, keys, migrate};
 
 /// The store format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 2;
@@ -42,7 +42,13 @@ enum Found {
 /// Opens (or creates) the store in `dir`: its index, checked to be a Parley store of a
 /// format this build reads, and its log. Migrates a format-1 store first, and rebuilds
 /// a lost (or half-rebuilt) index from the log, saying what it recovered.
-pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log, Option<Rebuilt>), StorageError> {
+///
+/// `index_cache` bounds sled's page cache (after a migration or a rebuild, this opening
+/// runs with the default).
+pub(super) fn open(
+    dir: &Path,
+    index_cache: u64,
+) -> Result<(sled::Db, Log, Option<Rebuilt>), StorageError> {
     let mut rebuilt = None;
     let db = match check_directory(dir)? {
         Found::Nothing => open_index(dir, false)?,
@@ -53,7 +59,7 @@ pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log, Option<Rebuilt>), Stora
             db
         }
         Found::Current { v1_files: false } => {
-            let index = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
+            let index = open_sled(dir, &index_config_with(&dir.join(INDEX_DIR), index_cache))?;
             if rebuild::unfinished(&index)? {
                 drop(index);
                 let (db, report) = rebuild::from_log(dir)?;
@@ -65,7 +71,7 @@ pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log, Option<Rebuilt>), Stora
             }
         }
         Found::Current { v1_files: true } => {
-            let index = open_sled(dir, &index_config(&dir.join(INDEX_DIR)))?;
+            let index = open_sled(dir, &index_config_with(&dir.join(INDEX_DIR), index_cache))?;
             if index.get(keys::META)?.is_some() {
                 migrate::remove_v1_files(dir)?;
                 check_format(dir, &index, true, FORMAT_VERSION)?;
@@ -83,14 +89,19 @@ pub(super) fn open(dir: &Path) -> Result<(sled::Db, Log, Option<Rebuilt>), Stora
 /// The sled settings of a store's index: small records, no compression (compressing
 /// pages of random keys costs most of an insert and saves little).
 pub(super) fn index_config(path: &Path) -> sled::Config {
-    sled::Config::new().path(path).cache_capacity(CACHE_BYTES)
+    index_config_with(path, DEFAULT_INDEX_CACHE_BYTES)
+}
+
+/// [`index_config`] with a page cache of `cache` bytes.
+pub(super) fn index_config_with(path: &Path, cache: u64) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(cache)
 }
 
 /// The sled settings a format-1 store was written with.
 pub(super) fn v1_config(dir: &Path) -> sled::Config {
     sled::Config::new()
         .path(dir)
-        .cache_capacity(CACHE_BYTES)
+        .cache_capacity(DEFAULT_INDEX_CACHE_BYTES)
         .use_compression(true)
         .compression_factor(3)
 }
