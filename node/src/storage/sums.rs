@@ -198,6 +198,15 @@ impl Storage {
         Ok(items)
     }
 
+    /// How many items `space` holds, posts and tombstones, from its group sums.
+    pub(super) fn item_total(&self, space: &SpaceId) -> Result<u64, StorageError> {
+        Ok(self
+            .records_between(space, GROUPS, &LOWEST, None)?
+            .iter()
+            .map(|(_, sum)| sum.count())
+            .sum())
+    }
+
     /// The records of `level` of `space` from `first` up to `end` (or the last).
     pub(super) fn records_between(
         &self,

@@ -209,6 +209,30 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// How many tombstones of `space` the store keeps (a pass over every tombstone, of
+    /// every space: there are few).
+    pub(super) fn tombstones_in(&self, space: &SpaceId) -> Result<u64, StorageError> {
+        let mut count = 0;
+        for entry in self.db.scan_prefix([keys::TOMBSTONE]) {
+            let (key, value) = entry?;
+            let (held_in, _) = parse_tombstone(&value).ok_or_else(|| {
+                keys::corrupt(
+                    &key,
+                    Corruption::Length {
+                        expected: TOMBSTONE_LEN,
+                        found: value.len(),
+                    },
+                )
+            })?;
+            if held_in == *space {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
+
 /// Length of a tombstone record: space and `created_at`.
 const TOMBSTONE_LEN: usize = 32 + 8;
 
