@@ -15,9 +15,11 @@
 //! the largest and the smallest size. Prints markdown; asserts nothing.
 //!
 //! ```text
-//! cargo run --release --locked -p parley-node --example read_bench [-- SIZE...]
+//! cargo run --release --locked -p parley-node --example read_bench [-- SIZE... [--spaces N]]
 //! ```
-//! Sizes default to 10000 100000.
+//! Sizes default to 10000 100000. With `--spaces N`, the same posts are spread over N
+//! spaces (whole threads round the spaces) and the reads look at the first space.
+//! `PARLEY_BENCH_KEEP=DIR` keeps each size's node in `DIR/SIZE`.
 
 #[path = "support/daemon.rs"]
 mod daemon;
@@ -59,9 +61,20 @@ fn key(n: u64) -> SecretKey {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.replace('_', "").parse().ok())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--spaces N`: the same posts spread over N spaces (reads look at the first).
+    let spaces = args
+        .iter()
+        .position(|a| a == "--spaces")
+        .and_then(|at| args.get(at + 1))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let sizes: Vec<usize> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || args[i - 1] != "--spaces")
+        .filter_map(|(_, a)| a.replace('_', "").parse().ok())
         .collect();
     let sizes = if sizes.is_empty() {
         vec![10_000, 100_000]
@@ -72,7 +85,12 @@ async fn main() -> Result<(), BoxError> {
     let bodies = bodies();
     println!("# read bench\n");
     println!(
-        "posts of ~2 KiB ({}) in one space, threads of {THREAD_LEN} posts and one of {LONG_THREAD}; a `parleyd` process on 127.0.0.1; reads measured while {BUSY_WRITERS} users publish 50 posts/s each\n",
+        "posts of ~2 KiB ({1}) in {0}, threads of {THREAD_LEN} posts and one of {LONG_THREAD}; a `parleyd` process on 127.0.0.1; reads (of the first space) measured while {BUSY_WRITERS} users publish 50 posts/s each\n",
+        if spaces == 1 {
+            "one space".to_owned()
+        } else {
+            format!("{spaces} spaces")
+        },
         if bodies.len() > 1 {
             "bodies from the shared corpus"
         } else {
@@ -85,7 +103,7 @@ async fn main() -> Result<(), BoxError> {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for size in sizes {
-        let row = measure(&parleyd, &bodies, size).await?;
+        let row = measure(&parleyd, &bodies, size, spaces).await?;
         println!("{}", row.line());
         rows.push(row);
     }
@@ -227,35 +245,49 @@ fn sign_space(
     reader: &SecretKey,
     bodies: &[String],
     size: usize,
+    spaces: usize,
 ) -> Result<Space, BoxError> {
     let now = clock::now();
     // A year of history, ending an hour ago.
     let start = Timestamp::from_millis(now.as_millis() - 366 * 86_400_000);
-    let genesis = Post::sign_genesis(
-        founder,
-        start,
-        Genesis {
-            name: "archive".into(),
-            description: String::new(),
-            home_node: node,
-            nonce: [7; 16],
-        },
-        now,
-    )?;
-    let space = genesis.space();
-    let mut posts = vec![genesis];
-    for (i, user) in writers.iter().chain([reader]).enumerate() {
-        let add = Content::AddMember(Member {
-            user: user.user_id(),
-        });
-        posts.push(Post::sign(
+    let mut posts = Vec::new();
+    let mut ids = Vec::new();
+    for s in 0..spaces {
+        let mut nonce = [7; 16];
+        nonce[..8].copy_from_slice(&(s as u64).to_le_bytes());
+        let genesis = Post::sign_genesis(
             founder,
-            space,
-            start.saturating_add_millis(1 + i as u64),
-            add,
+            start,
+            Genesis {
+                name: if s == 0 {
+                    "archive".into()
+                } else {
+                    format!("archive-{s}")
+                },
+                description: String::new(),
+                home_node: node,
+                nonce,
+            },
             now,
-        )?);
+        )?;
+        let space = genesis.space();
+        ids.push(space);
+        posts.push(genesis);
+        for (i, user) in writers.iter().chain([reader]).enumerate() {
+            let add = Content::AddMember(Member {
+                user: user.user_id(),
+            });
+            posts.push(Post::sign(
+                founder,
+                space,
+                start.saturating_add_millis(1 + i as u64),
+                add,
+                now,
+            )?);
+        }
     }
+    let space = ids[0];
+    let ids = &ids;
     let body_count = size.saturating_sub(LONG_THREAD);
     let step = (365 * 86_400_000) / (body_count.max(1) as u64);
     let plan: Vec<usize> = (0..body_count).collect();
@@ -266,11 +298,17 @@ fn sign_space(
                 scope.spawn(move || -> Result<Vec<Post>, BoxError> {
                     let mut out = Vec::with_capacity(chunk.len());
                     let mut root = None;
+                    let mut in_space = ids[0];
                     for &i in chunk {
                         let at = start.saturating_add_millis(1000 + i as u64 * step);
                         let author = &writers[i % writers.len()];
                         let body = bodies[i % bodies.len()].clone();
-                        let content = if i % THREAD_LEN == 0 || root.is_none() {
+                        let starts = i % THREAD_LEN == 0 || root.is_none();
+                        if starts {
+                            // Whole threads go round the spaces.
+                            in_space = ids[(i / THREAD_LEN) % ids.len()];
+                        }
+                        let content = if starts {
                             Content::Thread(Thread {
                                 title: format!("Topic {i}"),
                                 body,
@@ -284,7 +322,7 @@ fn sign_space(
                                 mentions: BoundedVec::new(),
                             })
                         };
-                        let post = Post::sign(author, space, at, content, now)?;
+                        let post = Post::sign(author, in_space, at, content, now)?;
                         if matches!(post.content(), Content::Thread(_)) {
                             root = Some(post.id());
                         }
@@ -304,7 +342,7 @@ fn sign_space(
     }
     let threads = posts
         .iter()
-        .filter(|p| matches!(p.content(), Content::Thread(_)))
+        .filter(|p| p.space() == space && matches!(p.content(), Content::Thread(_)))
         .count();
     // The long thread, an hour ago.
     let at = Timestamp::from_millis(now.as_millis() - 3_600_000);
@@ -402,6 +440,7 @@ async fn measure(
     parleyd: &std::path::Path,
     bodies: &[String],
     size: usize,
+    spaces: usize,
 ) -> Result<Row, BoxError> {
     let bench_start = Instant::now();
     let dir = tempfile::tempdir()?;
@@ -419,7 +458,7 @@ async fn measure(
     let founder = key(1);
     let writers: Vec<SecretKey> = (0..WRITERS).map(|i| key(100 + i)).collect();
     let reader = key(99);
-    let space = sign_space(&founder, node, &writers, &reader, bodies, size)?;
+    let space = sign_space(&founder, node, &writers, &reader, bodies, size, spaces)?;
     let space_id = space.posts[0].space();
     let baseline = {
         let storage = Storage::open(&dir_path.join("db"))?;
@@ -462,11 +501,19 @@ async fn measure(
     // The reader has read everything so far (one request, as `parley mark-read SPACE`
     // sends); then the long thread arrives.
     eprintln!("[{size}] caught up at {:?}", bench_start.elapsed());
-    let answer = reader_user
-        .ask(&Request::MarkSpaceRead { space: space_id })
-        .await?;
-    if answer != Response::Done {
-        return Err(format!("marking the space read failed: {answer:?}").into());
+    let every_space: Vec<_> = space
+        .posts
+        .iter()
+        .filter(|p| matches!(p.content(), Content::Genesis(_)))
+        .map(Post::space)
+        .collect();
+    for each in every_space {
+        let answer = reader_user
+            .ask(&Request::MarkSpaceRead { space: each })
+            .await?;
+        if answer != Response::Done {
+            return Err(format!("marking the space read failed: {answer:?}").into());
+        }
     }
     let mut authors = Vec::new();
     for writer in writers.iter().take(LONG_AUTHORS) {
@@ -487,7 +534,11 @@ async fn measure(
         space
             .posts
             .iter()
-            .filter(|p| matches!(p.content(), Content::Thread(_)) && p.id() != space.long_thread)
+            .filter(|p| {
+                p.space() == space_id
+                    && matches!(p.content(), Content::Thread(_))
+                    && p.id() != space.long_thread
+            })
             .map(Post::id)
             .rev()
             .take(400)
@@ -540,7 +591,7 @@ async fn measure(
             reader_user
                 .timed(
                     &Request::threads(space_id, 20),
-                    |r| matches!(r, Response::Threads { threads, .. } if threads.len() == 20),
+                    |r| matches!(r, Response::Threads { threads, total, .. } if threads.len() as u64 == (*total).min(20)),
                 )
                 .await?,
         );
