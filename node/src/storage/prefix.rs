@@ -11,6 +11,9 @@ use super::{Storage, keys};
 /// matches (a prefix of four characters matches one post in a million).
 pub const MAX_PREFIX_SCAN: usize = 4096;
 
+/// How the space of a post found in one range is read.
+type SpaceOf<'a> = dyn Fn(&PostId) -> Result<Option<SpaceId>, StorageError> + 'a;
+
 /// Posts whose ids start with a prefix, each with its space.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Candidates {
@@ -28,31 +31,25 @@ impl Storage {
         let (low, high) = (PostId::from_bytes(low), PostId::from_bytes(high));
         let mut found = Candidates::default();
         let mut looked = 0;
-        for entry in self.db.range(keys::post(&low)..=keys::post(&high)) {
-            let (key, _) = entry?;
-            looked += 1;
-            if looked > MAX_PREFIX_SCAN {
-                found.cut_short = true;
-                break;
-            }
-            let id = keys::trailing_id(&key, 1 + 32)?;
-            if let Some(space) = self.filed_space(&id)? {
-                found.posts.push((id, space));
-            }
-        }
-        for entry in self
-            .db
-            .range(keys::tombstone(&low)..=keys::tombstone(&high))
-        {
-            let (key, _) = entry?;
-            looked += 1;
-            if looked > MAX_PREFIX_SCAN {
-                found.cut_short = true;
-                break;
-            }
-            let id = keys::trailing_id(&key, 1 + 32)?;
-            if let Some(space) = self.retracted_from(&id)? {
-                found.posts.push((id, space));
+        // Posts held in full (their space filed by the read model), then tombstones.
+        let held = |id: &PostId| self.filed_space(id);
+        let retracted = |id: &PostId| self.retracted_from(id);
+        let ranges: [(_, &SpaceOf<'_>); 2] = [
+            (keys::post(&low)..=keys::post(&high), &held),
+            (keys::tombstone(&low)..=keys::tombstone(&high), &retracted),
+        ];
+        'ranges: for (range, space_of) in ranges {
+            for entry in self.db.range(range) {
+                let (key, _) = entry?;
+                looked += 1;
+                if looked > MAX_PREFIX_SCAN {
+                    found.cut_short = true;
+                    break 'ranges;
+                }
+                let id = keys::trailing_id(&key, 1 + 32)?;
+                if let Some(space) = space_of(&id)? {
+                    found.posts.push((id, space));
+                }
             }
         }
         found.posts.sort();
