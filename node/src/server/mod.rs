@@ -1,5 +1,5 @@
 //! The running node: accepts QUIC connections, authenticates each by its key, and serves
-//! the client API (`parley-client/1`) to registered users and the admin API
+//! the client API (`parley-client/2`) to registered users and the admin API
 //! (`parley-admin/1`) to the node's own key.
 
 mod admin;

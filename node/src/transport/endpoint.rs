@@ -199,13 +199,32 @@ pub async fn connect_with(
         .endpoint
         .connect_with(config, addr, SERVER_NAME)
         .map_err(|source| TransportError::Connect { addr, source })?
-        .await?;
+        .await
+        .map_err(|error| refused_protocol(error, alpn))?;
     match check_server(&connection, expected, alpn) {
         Ok(()) => Ok(connection),
         Err(error) => {
             connection.close(CloseCode::UnexpectedPeer.code(), b"unexpected node");
             Err(error)
         }
+    }
+}
+
+/// TLS's `no_application_protocol` alert (120), as QUIC carries it.
+const NO_APPLICATION_PROTOCOL: u8 = 120;
+
+/// A handshake the peer refused because it speaks none of `alpn` is named so; other
+/// failures stay as they are.
+fn refused_protocol(error: quinn::ConnectionError, alpn: &[u8]) -> TransportError {
+    match &error {
+        quinn::ConnectionError::ConnectionClosed(close)
+            if close.error_code == quinn::TransportErrorCode::crypto(NO_APPLICATION_PROTOCOL) =>
+        {
+            TransportError::NoCommonProtocol {
+                offered: alpn.to_vec(),
+            }
+        }
+        _ => TransportError::Connection(error),
     }
 }
 

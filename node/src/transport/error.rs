@@ -54,6 +54,15 @@ pub enum TransportError {
     /// The peer's raw public key is not a usable ed25519 key.
     #[error("the peer's key is not usable: {0}")]
     PeerKey(#[from] PeerKeyError),
+    /// The peer speaks none of the protocols offered: another version of Parley.
+    #[error(
+        "the node does not speak {} (it runs another version of Parley: upgrade the older of the two)",
+        String::from_utf8_lossy(offered)
+    )]
+    NoCommonProtocol {
+        /// The ALPN offered.
+        offered: Vec<u8>,
+    },
     /// The connection speaks another protocol than the one asked for.
     #[error(
         "the connection speaks {}, not {}",

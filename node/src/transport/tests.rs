@@ -128,6 +128,9 @@ fn tls_alert(error: &ConnectionError) -> Option<TransportErrorCode> {
 fn connect_alert(error: &TransportError) -> Option<TransportErrorCode> {
     match error {
         TransportError::Connection(error) => tls_alert(error),
+        TransportError::NoCommonProtocol { .. } => {
+            Some(TransportErrorCode::crypto(NO_APPLICATION_PROTOCOL))
+        }
         _ => None,
     }
 }
@@ -159,6 +162,20 @@ async fn both_sides_authenticate_and_see_each_others_key() {
     tokio::spawn(echo(accepted));
     let reply = within(request(&client, b"hello", 64)).await.unwrap();
     assert_eq!(reply, b"hello");
+}
+
+#[tokio::test]
+async fn a_client_of_another_protocol_version_is_told_so() {
+    let server = Server::start(1, &[b"parley-client/1".as_slice()]);
+    let endpoint = client_endpoint(&key(2), server.addr).unwrap();
+    let error = within(connect(&endpoint, server.addr, server.id(), CLIENT_ALPN))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TransportError::NoCommonProtocol { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("another version"), "{error}");
 }
 
 #[tokio::test]
@@ -311,7 +328,7 @@ async fn a_client_offering_x509_cannot_connect() {
 async fn an_alpn_the_server_does_not_serve_is_refused() {
     let mut server = Server::start(1, &[CLIENT_ALPN]);
     let endpoint = client_endpoint(&key(2), server.addr).unwrap();
-    for wrong in [NODE_ALPN, ADMIN_ALPN, b"parley-client/2".as_slice()] {
+    for wrong in [NODE_ALPN, ADMIN_ALPN, b"parley-client/1".as_slice()] {
         let result = within(connect(&endpoint, server.addr, server.id(), wrong)).await;
         let no_protocol = Some(TransportErrorCode::crypto(NO_APPLICATION_PROTOCOL));
         assert_eq!(connect_alert(&result.unwrap_err()), no_protocol);

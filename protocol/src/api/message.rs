@@ -16,8 +16,11 @@ use crate::view::{Decision, GenesisInfo, ThreadSummary, ThreadView, UnreadThread
 use super::address::InviteToken;
 use super::page::{DecisionCursor, ThreadCursor, ThreadFilter};
 
-/// ALPN of the client API.
-pub const CLIENT_ALPN: &[u8] = b"parley-client/1";
+/// ALPN of the client API. Its version changes whenever the encoding of requests or
+/// answers does, so that a client and a node of different versions refuse each other at
+/// the handshake, saying so, instead of misreading each other (2: unread news, counts,
+/// mentions, id prefixes, whole-space marks).
+pub const CLIENT_ALPN: &[u8] = b"parley-client/2";
 /// ALPN of the admin API (the local `parleyd` CLI, authenticated by the node's own key).
 pub const ADMIN_ALPN: &[u8] = b"parley-admin/1";
 
