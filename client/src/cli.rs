@@ -199,7 +199,9 @@ pub(crate) enum Command {
         /// A space (name or id) or a thread (any post id in it).
         target: String,
     },
-    /// Print new posts as they arrive, until Ctrl-C.
+    /// Print new posts as they arrive, until Ctrl-C; when the node goes away, connect
+    /// again. With --json, one object per post, and `{"event": "lost", …}` then
+    /// `{"event": "watching"}` around a reconnection.
     Watch {
         /// Only this space (name or id); default: all your spaces.
         space: Option<String>,

@@ -297,6 +297,7 @@ fn watch_streams_new_posts_as_they_arrive_and_outlives_a_restart() {
     });
     // The watch may not be established yet when the first post goes out: post until
     // one arrives, a bounded number of times.
+    let events = std::cell::RefCell::new(Vec::new());
     let post_until_seen = |round: &str, attempts: usize| {
         for attempt in 0..attempts {
             let posted = id(&ada.json(&[
@@ -307,8 +308,13 @@ fn watch_streams_new_posts_as_they_arrive_and_outlives_a_restart() {
                 "--body",
                 "fresh",
             ]));
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            // Lines until a post arrives; reconnection notices are noted on the way.
+            while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
                 let doc: Value = serde_json::from_str(&line).unwrap();
+                if let Some(event) = doc["event"].as_str() {
+                    events.borrow_mut().push(event.to_owned());
+                    continue;
+                }
                 return Some((doc, posted));
             }
         }
@@ -330,6 +336,12 @@ fn watch_streams_new_posts_as_they_arrive_and_outlives_a_restart() {
     let _ = watcher.kill();
     let _ = watcher.wait();
     assert!(alive, "the watch did not exit when the node went away");
+    let events = events.borrow();
+    assert!(
+        events.first().map(String::as_str) == Some("lost")
+            && events.contains(&"watching".to_owned()),
+        "{events:?}"
+    );
     let (doc, _) = again.expect("the watcher saw a post after the restart within 40 attempts");
     assert!(doc.to_string().contains("News after"), "{doc}");
 }

@@ -155,27 +155,34 @@ async fn again<A: Api, W: Write, C>(
             )));
         }
         let delay = reconnect.delay(*failures);
-        if !sink.json {
-            write_out(
-                sink.out,
-                &format!(
-                    "(lost the node: {lost}; trying again in {})\n",
-                    seconds(delay)
-                ),
-            )?;
-        }
+        let notice = if sink.json {
+            format!(
+                "{}\n",
+                serde_json::json!({
+                    "event": "lost",
+                    "reason": lost,
+                    "retry_in_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                })
+            )
+        } else {
+            format!(
+                "(lost the node: {lost}; trying again in {})\n",
+                seconds(delay)
+            )
+        };
+        write_out(sink.out, &notice)?;
         tokio::select! {
             () = stop.as_mut() => return Ok(None),
             () = tokio::time::sleep(delay) => {}
         }
         match node.watch(space).await {
             Ok(stream) => {
-                if !sink.json {
-                    write_out(
-                        sink.out,
-                        "(watching again; what arrived meanwhile is in `parley unread`)\n",
-                    )?;
-                }
+                let notice = if sink.json {
+                    "{\"event\":\"watching\"}\n"
+                } else {
+                    "(watching again; what arrived meanwhile is in `parley unread`)\n"
+                };
+                write_out(sink.out, notice)?;
                 return Ok(Some(stream));
             }
             Err(error @ (ClientError::Unreachable { .. } | ClientError::Disconnected(_))) => {
@@ -445,6 +452,40 @@ mod tests {
             lines[6].starts_with("(skipped an invalid post from the node"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_json_watch_says_when_it_lost_the_node_and_when_it_watches_again() {
+        let (_dir, ctx, mut node) = joined();
+        space::create(&ctx, &mut node, "team", "").await.unwrap();
+        node.events = vec![event(&node.posts[0].clone())];
+        let mut out = Vec::new();
+        let error = watch(
+            &ctx,
+            &mut node,
+            None,
+            true,
+            &mut out,
+            || NOW,
+            std::future::pending(),
+            QUICK,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("gave up after 3 attempts"),
+            "{error}"
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines[0]["kind"], "genesis");
+        assert_eq!(lines[1]["event"], "lost");
+        assert_eq!(lines[1]["retry_in_ms"], 1);
+        assert_eq!(lines[2]["event"], "watching");
+        assert_eq!(lines.len(), 1 + 2 * 3, "three attempts, each lost again");
     }
 
     #[tokio::test]
