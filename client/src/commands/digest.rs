@@ -18,7 +18,7 @@ use super::{Context, Outcome};
 use crate::error::ClientError;
 use crate::node_client::{Api, unexpected};
 use crate::render::text::{clean_line, date, relative_time, short_post};
-use crate::render::{Names, json as render_json, paint};
+use crate::render::{Names, json as render_json, lists, paint};
 
 /// Pages of threads or decisions read per space, at most (each up to 500 lines).
 const MAX_PAGES: usize = 8;
@@ -302,11 +302,7 @@ fn render(out: &mut String, digest: &SpaceDigest, ctx: &Context) {
 }
 
 fn replies(n: usize) -> String {
-    if n == 1 {
-        "1 reply".to_owned()
-    } else {
-        format!("{n} replies")
-    }
+    lists::count(n as u64, "reply", "replies")
 }
 
 /// The first line of `text`, at most 80 characters.

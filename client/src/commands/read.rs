@@ -220,24 +220,17 @@ pub(crate) async fn unread(
 
 /// `3 new posts, 1 decision or change in 2 threads`.
 fn headline(count: usize, updates: usize, threads: usize) -> String {
-    let plural = |n: usize, one: &str, many: &str| {
-        if n == 1 {
-            one.to_owned()
-        } else {
-            many.to_owned()
-        }
-    };
-    let mut line = format!("{count} new {}", plural(count, "post", "posts"));
+    let mut line = lists::count(count as u64, "new post", "new posts");
     if updates > 0 {
-        line.push_str(&format!(
-            ", {updates} {}",
-            plural(updates, "decision or change", "decisions or changes")
+        line.push_str(", ");
+        line.push_str(&lists::count(
+            updates as u64,
+            "decision or change",
+            "decisions or changes",
         ));
     }
-    line.push_str(&format!(
-        " in {threads} {}",
-        plural(threads, "thread", "threads")
-    ));
+    line.push_str(" in ");
+    line.push_str(&lists::count(threads as u64, "thread", "threads"));
     line
 }
 

@@ -305,7 +305,8 @@ pub(crate) fn event(
     out
 }
 
-fn count(n: u64, one: &str, many: &str) -> String {
+/// `1 reply`, `3 replies`.
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {

@@ -667,7 +667,7 @@ fn own_reactions(node: &Node, user: &UserId, target: &PostId, reaction: &str) ->
         Ok(None) => return missing_post(node, user, target),
         Err(error) => return internal(error),
     };
-    let filed = match node.storage.filed_under(&space, target) {
+    let filed = match node.storage.reactions_to(&space, target) {
         Ok(filed) => filed,
         Err(error) => return internal(error),
     };

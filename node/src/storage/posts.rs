@@ -273,13 +273,20 @@ impl Storage {
         Ok(posts)
     }
 
-    /// The posts of `space` filed directly under `anchor` (its replies, edits,
-    /// reactions, retractions, resolves and reopens), held in full, in `(created_at, id)`
-    /// order.
-    pub fn filed_under(&self, space: &SpaceId, anchor: &PostId) -> Result<Vec<Post>, StorageError> {
+    /// The reactions of `space` to `target` held in full, in `(created_at, id)` order.
+    /// Only entries the thread index records as reactions are read (and entries of a
+    /// migrated format-1 store, which record no kind).
+    pub fn reactions_to(
+        &self,
+        space: &SpaceId,
+        target: &PostId,
+    ) -> Result<Vec<Post>, StorageError> {
         let mut posts = Vec::new();
-        for entry in self.db.scan_prefix(keys::filed_under(space, anchor)) {
-            let (key, _) = entry?;
+        for entry in self.db.scan_prefix(keys::filed_under(space, target)) {
+            let (key, value) = entry?;
+            if thread_entry_tag(&value).is_some_and(|tag| tag != super::readmodel::REACTION) {
+                continue;
+            }
             let id = keys::trailing_id(&key, keys::THREAD_LEN)?;
             if let Some(post) = self.get(&id)?
                 && post.space() == *space

@@ -39,6 +39,7 @@ pub(super) const VERSION: u32 = 2;
 /// Kind tags the read model tells apart (spec 4.2).
 const THREAD: u32 = 1;
 const RETRACTION: u32 = 4;
+pub(super) const REACTION: u32 = 5;
 const SHARE_REPLICA: u32 = 12;
 const UNSHARE_REPLICA: u32 = 13;
 const PROFILE: u32 = 14;
