@@ -254,13 +254,14 @@ pub(crate) fn run(args: &DirArgs, init: bool) -> anyhow::Result<ExitCode> {
             node: loaded.key.node_id(),
             host_port: advertised.clone(),
         };
-        let handle = server::start(
+        let handle = server::start_with_search(
             loaded.key,
             storage,
             endpoint,
             advertised,
             federation,
             loaded.settings.federation.peer_addresses(),
+            loaded.settings.search.settings(),
         )?;
         // Listening for the signals before saying it serves, so a stop sent as soon as
         // the line is read is a clean one.
@@ -469,6 +470,26 @@ pub(crate) fn status(args: &DirArgs) -> anyhow::Result<ExitCode> {
                 "  {:<20} {:>7} posts  {}\n",
                 space.name, space.posts, space.space
             ));
+        }
+        match (&status.search, &status.search_missing) {
+            (Some(search), _) => {
+                let state = if search.building {
+                    format!("building, {} threads to go", search.waiting)
+                } else if search.waiting > 0 {
+                    format!("ready, {} threads to index", search.waiting)
+                } else {
+                    "ready".to_owned()
+                };
+                out.push_str(&format!(
+                    "search   {state}: {} documents, {} bytes\n",
+                    search.documents, search.size_bytes
+                ));
+                if let Some(failure) = &search.failure {
+                    out.push_str(&format!("         last write failed: {failure}\n"));
+                }
+            }
+            (None, Some(missing)) => out.push_str(&format!("search   unavailable: {missing}\n")),
+            (None, None) => {}
         }
         if !status.quarantined.is_empty() {
             out.push_str(&format!(

@@ -78,6 +78,54 @@ pub struct Settings {
     /// The store.
     #[serde(default)]
     pub storage: StorageSettings,
+    /// Full-text search.
+    #[serde(default)]
+    pub search: SearchConfig,
+}
+
+/// The `[search]` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Whether the node keeps a full-text index and answers searches.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The language words are stemmed for (`english`, `german`, … or `none`).
+    /// Changing it rebuilds the index at the next start.
+    #[serde(default)]
+    pub language: crate::search::Language,
+    /// Megabytes the indexer may buffer before writing a segment (at least 15).
+    #[serde(default = "default_writer_mb")]
+    pub writer_mb: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_writer_mb() -> u64 {
+    crate::search::DEFAULT_WRITER_BYTES / (1024 * 1024)
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            language: crate::search::Language::default(),
+            writer_mb: default_writer_mb(),
+        }
+    }
+}
+
+impl SearchConfig {
+    /// The settings the node keeps its index with.
+    pub fn settings(&self) -> crate::search::SearchSettings {
+        crate::search::SearchSettings {
+            enabled: self.enabled,
+            language: self.language,
+            writer_bytes: self.writer_mb.max(15).saturating_mul(1024 * 1024),
+        }
+    }
 }
 
 /// The `[storage]` section.
@@ -200,6 +248,7 @@ impl Default for Settings {
             log: default_log(),
             federation: FederationSettings::default(),
             storage: StorageSettings::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -259,7 +308,18 @@ impl Settings {
              post_cache_mb = {post_cache}\n\
              # Megabytes of the index's page cache (pages take about three times this\n\
              # in memory once read).\n\
-             index_cache_mb = {index_cache}\n",
+             index_cache_mb = {index_cache}\n\
+             \n\
+             [search]\n\
+             # Keep a full-text index of the posts (`parley search`). It lives in the\n\
+             # store's search/ folder and is rebuilt from the store when missing.\n\
+             enabled = {search_enabled}\n\
+             # The language words are stemmed for: english, danish, dutch, finnish,\n\
+             # french, german, hungarian, italian, norwegian, portuguese, romanian,\n\
+             # russian, spanish, swedish, turkish, or none. A change rebuilds the index.\n\
+             language = \"{language}\"\n\
+             # Megabytes the indexer buffers before writing (at least 15).\n\
+             writer_mb = {writer_mb}\n",
             listen = self.listen,
             log = self.log,
             peers = self
@@ -274,6 +334,12 @@ impl Settings {
             min_free = self.storage.min_free_mb,
             post_cache = self.storage.post_cache_mb,
             index_cache = self.storage.index_cache_mb,
+            search_enabled = self.search.enabled,
+            language = serde_json::to_value(self.search.language)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            writer_mb = self.search.writer_mb,
         )
     }
 

@@ -16,6 +16,8 @@ pub mod keyfile;
 #[cfg(feature = "server")]
 pub mod lock;
 #[cfg(feature = "server")]
+pub mod search;
+#[cfg(feature = "server")]
 pub mod server;
 
 #[cfg(feature = "server")]

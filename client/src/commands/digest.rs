@@ -29,43 +29,7 @@ const BUSIEST: usize = 5;
 /// Reads `7d`, `24h`, `2w`, `30m` or a date `2026-11-30` (UTC) as the start of the
 /// period, seen from `now`.
 pub(crate) fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
-    let text = text.trim();
-    let unit = |c: char| match c {
-        'm' => Some(60_000u64),
-        'h' => Some(3_600_000),
-        'd' => Some(86_400_000),
-        'w' => Some(7 * 86_400_000),
-        _ => None,
-    };
-    if let Some(last) = text.chars().last()
-        && let Some(ms) = unit(last)
-        && let Ok(n) = text[..text.len() - 1].parse::<u64>()
-    {
-        return Ok(Timestamp::from_millis(
-            now.as_millis().saturating_sub(n.saturating_mul(ms)),
-        ));
-    }
-    let parts: Vec<&str> = text.split('-').collect();
-    if let [y, m, d] = parts.as_slice()
-        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>())
-        && (1..=12).contains(&m)
-        && (1..=31).contains(&d)
-    {
-        // Days from civil date (Howard Hinnant's algorithm).
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = i64::from((m + 9) % 12);
-        let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        if let Ok(days) = u64::try_from(days) {
-            return Ok(Timestamp::from_millis(days * 86_400_000));
-        }
-    }
-    Err(format!(
-        "expected a period like 7d, 24h, 2w or a date like 2026-11-30, not `{text}`"
-    ))
+    parley_protocol::time::parse_point(text, now).map_err(|error| error.to_string())
 }
 
 /// One space's digest.

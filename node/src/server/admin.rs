@@ -111,6 +111,12 @@ pub struct Status {
     /// Posts whose record was found damaged, not held until a peer sends them again.
     #[serde(default)]
     pub quarantined: Vec<Quarantined>,
+    /// The search index, when the node is running and keeps one.
+    #[serde(default)]
+    pub search: Option<crate::search::SearchStatus>,
+    /// Why the running node keeps no search index.
+    #[serde(default)]
+    pub search_missing: Option<String>,
 }
 
 /// The answer to an admin command.
@@ -278,6 +284,8 @@ fn status(
         disk_free_bytes: storage.free_bytes().map_err(|e| e.to_string())?,
         min_free_bytes: storage.min_free_bytes(),
         quarantined: storage.quarantined().map_err(|e| e.to_string())?,
+        search: None,
+        search_missing: None,
     })
 }
 
@@ -296,13 +304,20 @@ pub(super) async fn serve(
         let response = match serde_json::from_slice::<AdminRequest>(&bytes) {
             Ok(request) => {
                 let live = node.federation.status();
-                let response = execute(
+                let mut response = execute(
                     &node.storage,
                     node.id(),
                     &node.address,
                     Some(&live),
                     request.clone(),
                 );
+                if let AdminResponse::Status(status) = &mut response {
+                    status.search = node
+                        .search
+                        .as_ref()
+                        .map(|index| index.status(&node.storage));
+                    status.search_missing.clone_from(&node.search_missing);
+                }
                 if response == AdminResponse::Done {
                     // A peer added or removed while running is dialed or dropped now.
                     match request {

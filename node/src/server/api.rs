@@ -85,6 +85,12 @@ fn read(node: &Node, user: UserId, request: Request) -> Response {
         Request::OwnReactions { target, reaction } => {
             own_reactions(node, &user, &target, &reaction)
         }
+        Request::Search {
+            query,
+            sort,
+            limit,
+            offset,
+        } => super::search::search(node, &user, &query, sort, limit, offset),
         Request::Join { .. } | Request::Watch { .. } | Request::Publish { .. } => {
             Response::error(ApiErrorCode::Malformed, "this request is not served here")
         }
@@ -692,7 +698,7 @@ fn names(view: &SpaceView) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn internal(error: impl std::fmt::Display) -> Response {
+pub(super) fn internal(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "request failed");
     Response::error(ApiErrorCode::Internal, format!("the node failed: {error}"))
 }

@@ -7,6 +7,7 @@ mod api;
 pub mod limits;
 mod refold;
 mod scrub;
+mod search;
 pub(crate) mod spaces;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -28,6 +29,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::federation::{self, Federation, FederationConfig};
+use crate::search::{Indexer, SearchIndex, SearchSettings};
 use crate::storage::{CommitHandle, Committer, Inserted, Storage, StorageError};
 use crate::transport::{self, NODE_ALPN, TransportError};
 
@@ -67,6 +69,10 @@ pub(crate) struct Node {
     refolding: Mutex<()>,
     /// Wakes the background refold task after posts are stored.
     refold_wake: Arc<tokio::sync::Notify>,
+    /// The full-text index, unless it is turned off or could not be opened.
+    pub(crate) search: Option<Arc<SearchIndex>>,
+    /// Why there is no index, for those who search.
+    pub(crate) search_missing: Option<String>,
 }
 
 impl std::fmt::Debug for Node {
@@ -202,7 +208,51 @@ pub fn start(
     federation: FederationConfig,
     peers: Vec<NodeAddress>,
 ) -> Result<NodeHandle, NodeError> {
+    start_with_search(
+        key,
+        storage,
+        endpoint,
+        advertised,
+        federation,
+        peers,
+        SearchSettings::default(),
+    )
+}
+
+/// [`start`], with the search index kept as `search` says.
+pub fn start_with_search(
+    key: SecretKey,
+    storage: Storage,
+    endpoint: quinn::Endpoint,
+    advertised: String,
+    federation: FederationConfig,
+    peers: Vec<NodeAddress>,
+    search: SearchSettings,
+) -> Result<NodeHandle, NodeError> {
     let commit = Committer::spawn(storage.clone());
+    // The index is derived data: a node that cannot keep one still serves, and says
+    // why to those who search.
+    let (index, writing, search_missing) = if search.enabled {
+        match SearchIndex::open(&storage, &search) {
+            Ok((index, writing)) => (Some(Arc::new(index)), Some(writing), None),
+            Err(error) => {
+                tracing::error!(%error, "search is unavailable");
+                (
+                    None,
+                    None,
+                    Some(format!(
+                        "this node could not open its search index: {error}"
+                    )),
+                )
+            }
+        }
+    } else {
+        (
+            None,
+            None,
+            Some("search is turned off on this node ([search] enabled = false)".to_owned()),
+        )
+    };
     let (events, _) = broadcast::channel(1024);
     let spaces = spaces::Spaces::load(&storage)?;
     let dialer = transport::ClientEndpoint::from_endpoint(endpoint.clone(), &key)?;
@@ -219,6 +269,8 @@ pub fn start(
         answers: limits::Answers::default(),
         refolding: Mutex::new(()),
         refold_wake: Arc::default(),
+        search: index,
+        search_missing,
     });
     tracing::info!(node = %node.id(), address = %node.address, "serving");
     let mut configured = node.storage.peers()?;
@@ -230,6 +282,26 @@ pub fn start(
     federation::start(&node, configured);
     let scrub = scrub::Scrub::spawn(node.clone());
     let refolder = refold::Refolder::spawn(node.clone());
+    let indexer = match (&node.search, writing) {
+        (Some(index), Some(writing)) => {
+            let folder = node.clone();
+            let fold: crate::search::Fold = Box::new(move |space, root| {
+                let refolding = folder.refolding();
+                match refolding.spine(space)? {
+                    Some(spine) => refolding.fold_thread(space, &spine, root),
+                    None => Ok(None),
+                }
+            });
+            match Indexer::spawn(index.clone(), writing, node.storage.clone(), fold) {
+                Ok(indexer) => Some(indexer),
+                Err(error) => {
+                    tracing::error!(%error, "could not start the search indexer");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(accept_loop(node.clone(), endpoint.clone(), stopped));
     Ok(NodeHandle {
@@ -239,6 +311,7 @@ pub fn start(
         task,
         scrub,
         refolder,
+        indexer,
     })
 }
 
@@ -251,6 +324,7 @@ pub struct NodeHandle {
     task: tokio::task::JoinHandle<()>,
     scrub: scrub::Scrub,
     refolder: refold::Refolder,
+    indexer: Option<Indexer>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -351,11 +425,16 @@ impl NodeHandle {
             task,
             scrub,
             refolder,
+            indexer,
         } = self;
         let _ = stop.send(());
         let _ = task.await;
         scrub.stop().await;
         refolder.stop().await;
+        if let Some(indexer) = indexer {
+            // It commits what it holds first.
+            let _ = tokio::task::spawn_blocking(move || indexer.stop()).await;
+        }
         federation::stop(&node);
         tracing::info!("shutting down");
         endpoint.close(0u32.into(), b"node shutting down");
@@ -373,6 +452,9 @@ impl NodeHandle {
         self.task.abort();
         self.scrub.abandon();
         self.refolder.abandon();
+        if let Some(indexer) = &self.indexer {
+            indexer.abandon();
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use parley_protocol::view::{SpaceView, ThreadView};
 use parley_protocol::{PostId, SpaceId};
 
+use crate::search::SearchIndex;
 use crate::storage::{Folded, Storage, StorageError};
 
 use super::Node;
@@ -33,6 +34,8 @@ pub(crate) struct Refolding<'a> {
     pub(crate) storage: &'a Storage,
     pub(crate) spaces: &'a Mutex<Spaces>,
     pub(crate) lock: &'a Mutex<()>,
+    /// The search index, which every fold is handed to.
+    pub(crate) search: Option<&'a SearchIndex>,
 }
 
 impl Refolding<'_> {
@@ -93,19 +96,30 @@ impl Refolding<'_> {
             after = Some(*last);
             left -= marked.len();
             let mut folded = Vec::with_capacity(marked.len());
+            let mut threads = Vec::with_capacity(marked.len());
             for (root, token) in marked {
-                let line = match &spine {
-                    Some(spine) => self.fold_thread(space, spine, &root)?.map(|thread| {
-                        let mut line = spine.summary_of(&thread);
-                        // Names change without the thread: the reader adds them.
-                        line.author_name = None;
-                        line
-                    }),
+                let thread = match &spine {
+                    Some(spine) => self.fold_thread(space, spine, &root)?,
                     None => None,
                 };
+                let line = match (&spine, &thread) {
+                    (Some(spine), Some(thread)) => {
+                        let mut line = spine.summary_of(thread);
+                        // Names change without the thread: the reader adds them.
+                        line.author_name = None;
+                        Some(line)
+                    }
+                    _ => None,
+                };
                 folded.push(Folded { root, token, line });
+                threads.push((root, thread));
             }
-            self.storage.store_lines(space, &folded)?;
+            let seq = self.storage.store_lines(space, &folded)?;
+            if let (Some(search), Some(seq)) = (self.search, seq) {
+                for (root, thread) in threads {
+                    search.offer(*space, root, seq, thread);
+                }
+            }
         }
         Ok(!self
             .storage
@@ -130,6 +144,7 @@ impl Node {
             storage: &self.storage,
             spaces: &self.spaces,
             lock: &self.refolding,
+            search: self.search.as_deref(),
         }
     }
 }

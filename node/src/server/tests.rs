@@ -550,3 +550,175 @@ async fn a_retracted_post_is_said_to_be_retracted_to_members_only() {
     }
     fx.node.shutdown().await.unwrap();
 }
+
+/// Searches as `user` until `done` holds of the answer, or the deadline passes.
+async fn search_until(
+    user: &User,
+    text: &str,
+    done: impl Fn(&[parley_protocol::api::search::SearchHit], u64) -> bool,
+) -> Vec<parley_protocol::api::search::SearchHit> {
+    use parley_protocol::api::search::{SearchQuery, SearchSort};
+    let query = SearchQuery::parse(text, clock::now()).unwrap();
+    let request = Request::Search {
+        query,
+        sort: SearchSort::Relevance,
+        limit: 20,
+        offset: 0,
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answer = user.ask(&request).await;
+        let Response::Hits { hits, total, .. } = answer else {
+            panic!("`{text}` was answered {answer:?}");
+        };
+        if done(&hits, total) {
+            return hits;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "`{text}`: still {hits:?} after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn publish(
+    user: &User,
+    author: &SecretKey,
+    space: SpaceId,
+    offset: u64,
+    content: Content,
+) -> PostId {
+    let post = Post::sign(author, space, at(offset), content, clock::now()).unwrap();
+    let answer = user
+        .ask(&Request::Publish {
+            envelope: ByteString(post.bytes().to_vec()),
+        })
+        .await;
+    assert!(matches!(answer, Response::Published { .. }), "{answer:?}");
+    post.id()
+}
+
+#[tokio::test]
+async fn search_finds_what_the_views_show_to_members_only() {
+    use parley_protocol::content::{Edit, Resolve, Retraction};
+    let fx = within(fixture()).await;
+    let founder_key = key(2);
+    let founder = User::connect(&founder_key, &fx.node).await;
+    let stranger = User::connect(&key(3), &fx.node).await;
+
+    // The thread and its reply are indexed from the store at start-up.
+    let hits = search_until(&founder, "private", |hits, _| !hits.is_empty()).await;
+    assert_eq!(hits[0].post, fx.thread);
+    assert_eq!(hits[0].title, "layoffs");
+    assert_eq!(hits[0].space_name, "board");
+    let (start, end) = hits[0].highlights[0];
+    assert_eq!(&hits[0].snippet[start as usize..end as usize], "private");
+    search_until(&founder, "layoffs in:title", |hits, _| hits.len() == 1).await;
+
+    // Someone who may not read the space finds nothing, not even a count, and naming
+    // the space is answered as for a space that does not exist.
+    let hits = search_until(&stranger, "private", |_, _| true).await;
+    assert!(hits.is_empty());
+    let Response::Hits { total, .. } = stranger
+        .ask(&Request::Search {
+            query: parley_protocol::api::search::SearchQuery::parse("private", clock::now())
+                .unwrap(),
+            sort: Default::default(),
+            limit: 5,
+            offset: 0,
+        })
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(total, 0);
+    for space in ["board", "nowhere"] {
+        let query = parley_protocol::api::search::SearchQuery::parse(
+            &format!("private space:{space}"),
+            clock::now(),
+        )
+        .unwrap();
+        let answer = stranger
+            .ask(&Request::Search {
+                query,
+                sort: Default::default(),
+                limit: 5,
+                offset: 0,
+            })
+            .await;
+        let Response::Error { code, message } = answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(code, ApiErrorCode::Unknown);
+        assert_eq!(
+            message,
+            format!("you are a member of no space named `{space}`")
+        );
+    }
+
+    // An edit replaces its target's text; a decision is found as a decision.
+    publish(
+        &founder,
+        &founder_key,
+        fx.space,
+        10,
+        Content::Edit(Edit {
+            target: fx.reply,
+            title: None,
+            body: "postponed indefinitely".into(),
+        }),
+    )
+    .await;
+    let hits = search_until(&founder, "postponed", |hits, _| !hits.is_empty()).await;
+    assert_eq!(hits[0].post, fx.reply);
+    search_until(&founder, "yet", |hits, _| hits.is_empty()).await;
+    publish(
+        &founder,
+        &founder_key,
+        fx.space,
+        11,
+        Content::Resolve(Resolve {
+            thread: fx.thread,
+            decision: "we wait for spring".into(),
+        }),
+    )
+    .await;
+    let hits = search_until(&founder, "is:decision spring", |hits, _| !hits.is_empty()).await;
+    assert_eq!(
+        hits[0].kind,
+        parley_protocol::api::search::HitKind::Decision
+    );
+    assert!(hits[0].resolved);
+    search_until(&founder, "private is:resolved", |hits, _| hits.len() == 1).await;
+    search_until(&founder, "private is:open", |hits, _| hits.is_empty()).await;
+
+    // A retraction takes the text out of every hit, and it stays out after a restart.
+    publish(
+        &founder,
+        &founder_key,
+        fx.space,
+        12,
+        Content::Retraction(Retraction { target: fx.thread }),
+    )
+    .await;
+    // With its root, the whole thread is gone: its reply and decision too.
+    for gone in ["private", "postponed", "spring"] {
+        search_until(&founder, gone, |hits, total| hits.is_empty() && total == 0).await;
+    }
+    let kept = publish(&founder, &founder_key, fx.space, 13, thread("budget")).await;
+    search_until(&founder, "budget", |hits, _| hits.len() == 1).await;
+    let Fixture {
+        _dir: dir, node, ..
+    } = fx;
+    node.shutdown().await.unwrap();
+    let storage = crate::storage::testing::reopen(dir.path());
+    let node = super::testing::start_on_loopback(key(1), storage, FederationConfig::default());
+    let founder = User::connect(&founder_key, &node).await;
+    let hits = search_until(&founder, "budget", |hits, _| !hits.is_empty()).await;
+    assert_eq!(hits[0].post, kept);
+    for gone in ["layoffs", "postponed", "spring"] {
+        search_until(&founder, gone, |hits, total| hits.is_empty() && total == 0).await;
+    }
+    node.shutdown().await.unwrap();
+}

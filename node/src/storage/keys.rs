@@ -60,6 +60,12 @@ pub(super) const UNREAD: u8 = b'f';
 /// Where in the log a user's reading of a space is: `w user space`.
 pub(super) const READ_MARK: u8 = b'w';
 
+/// Threads whose search documents are not yet committed to the search index:
+/// `E space root`.
+pub(super) const SEARCH: u8 = b'E';
+/// The search index's rebuild position: `B`.
+pub(super) const SEARCH_BUILD: &[u8] = b"B";
+
 /// Sums of runs of a space's items: `I space level created_at id`.
 pub(super) const SUM: u8 = b'I';
 /// The sums' format record.
@@ -287,6 +293,11 @@ pub(super) fn dirty_in(space: &SpaceId) -> Vec<u8> {
     build(DIRTY, &[space.as_bytes()])
 }
 
+/// `E space root`.
+pub(super) fn search(space: &SpaceId, root: &PostId) -> Vec<u8> {
+    build(SEARCH, &[space.as_bytes(), root.as_bytes()])
+}
+
 /// `z space`.
 pub(super) fn stale(space: &SpaceId) -> Vec<u8> {
     build(STALE, &[space.as_bytes()])
@@ -418,6 +429,26 @@ pub(super) fn corrupt(key: &[u8], problem: Corruption) -> StorageError {
         key: name(key),
         problem,
     }
+}
+
+/// The space and root of a `space root` key of any tag (`d`, `h`, `E`).
+pub(super) fn space_and_root(key: &[u8]) -> Result<(SpaceId, PostId), StorageError> {
+    let root = trailing_id(key, DIRTY_LEN)?;
+    Ok((SpaceId::from_bytes(array(&key[1..1 + ID])), root))
+}
+
+/// A `u64` BE value of `key`.
+pub(super) fn be_u64(key: &[u8], value: &[u8]) -> Result<u64, StorageError> {
+    let bytes: [u8; 8] = value.try_into().map_err(|_| {
+        corrupt(
+            key,
+            Corruption::Length {
+                expected: 8,
+                found: value.len(),
+            },
+        )
+    })?;
+    Ok(u64::from_be_bytes(bytes))
 }
 
 /// Copies a slice whose length the caller checked.

@@ -55,6 +55,8 @@
 //! | `y user space` | `u64` BE | the last fold a user's unread count looked at |
 //! | `f user space root` | empty | threads with posts a user had not read at the last count |
 //! | `w user space` | log position: segment `u32`, offset `u64` (BE) | everything stored before it is read by the user (see the `cursors` module) |
+//! | `E space root` | fold sequence number `u64` BE | threads whose search documents the search index has not committed (see the `search` module) |
+//! | `B` | `space root`, or empty when done | where rebuilding the search index's marks has got to |
 //! | `x id` | `space created_at` (40 bytes) | tombstones: retracted, bytes dropped |
 //! | `e pointer` | empty | log records still to be erased (a retraction's bytes) |
 //! | `s space` | JSON [`SpaceState`] | members, moderators, replicas, name |
@@ -92,6 +94,7 @@ mod readmodel;
 mod rebuild;
 mod reconcile;
 mod record;
+mod search;
 mod state;
 mod sums;
 mod tombstone;
@@ -119,6 +122,7 @@ pub use quarantine::{Quarantined, Scrubbed};
 pub use readmodel::{Folded, Page, PageLimits};
 pub use rebuild::Rebuilt;
 pub use reconcile::{ItemsHeld, SpaceItems};
+pub use search::SearchMark;
 pub use state::SpaceState;
 pub use users::RegisteredUser;
 

@@ -395,10 +395,16 @@ impl Storage {
     /// Records each folded thread's line (`None`: the thread is not shown) in one
     /// batch, notes the folds for unread counts, and clears each thread's mark unless a
     /// post set it again since its token was read (then it is folded again later).
-    /// Lines are written by one refolder at a time (the node's refold lock).
-    pub fn store_lines(&self, space: &SpaceId, folded: &[Folded]) -> Result<(), StorageError> {
+    /// Lines are written by one refolder at a time (the node's refold lock). Each
+    /// thread is also marked for the search index with the fold's sequence number,
+    /// which is returned (`None` when nothing was folded).
+    pub fn store_lines(
+        &self,
+        space: &SpaceId,
+        folded: &[Folded],
+    ) -> Result<Option<u64>, StorageError> {
         if folded.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         // Under the writer lock, no post can mark a thread between the token check and
         // the batch.
@@ -449,6 +455,8 @@ impl Storage {
                 }
                 None => batch.remove(line_key),
             }
+            // Shown or not, the thread's search documents change with this fold.
+            batch.insert(keys::search(space, root), &seq.to_be_bytes());
             let mark = keys::dirty(space, root);
             if self.db.get(&mark)?.as_deref() == Some(token.as_slice()) {
                 batch.remove(mark);
@@ -458,7 +466,7 @@ impl Storage {
             batch.insert(keys::line_count(space), &count.to_be_bytes());
         }
         self.db.apply_batch(batch)?;
-        Ok(())
+        Ok(Some(seq))
     }
 
     /// How many threads `space` shows.

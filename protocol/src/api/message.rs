@@ -15,6 +15,7 @@ use crate::view::{Decision, GenesisInfo, ThreadSummary, ThreadView, UnreadThread
 
 use super::address::InviteToken;
 use super::page::{DecisionCursor, ThreadCursor, ThreadFilter};
+use super::search::{SearchHit, SearchQuery, SearchSort};
 
 /// ALPN of the client API. Its version changes whenever the encoding of requests or
 /// answers does, so that a client and a node of different versions refuse each other at
@@ -115,6 +116,19 @@ pub enum Request {
         target: PostId,
         /// The reaction's text.
         reaction: String,
+    },
+    /// Tag 15: full-text search of what the user may read (informative, spec 8.4).
+    /// Answered `Hits`.
+    Search {
+        /// What to match.
+        query: SearchQuery,
+        /// In which order.
+        sort: SearchSort,
+        /// The most hits wanted (at most [`MAX_HITS`](crate::api::search::MAX_HITS)).
+        limit: u32,
+        /// How many hits to skip (at most
+        /// [`MAX_SEARCH_OFFSET`](crate::api::search::MAX_SEARCH_OFFSET)).
+        offset: u32,
     },
 }
 
@@ -281,6 +295,17 @@ pub enum Response {
         ids: Vec<PostId>,
         /// Whether others start so too.
         more: bool,
+    },
+    /// Tag 14: a page of search hits.
+    Hits {
+        /// The hits, in the order asked for.
+        hits: Vec<SearchHit>,
+        /// How many hits the query has in all, in the spaces the user may read.
+        total: u64,
+        /// The offset of the next page, if there is one.
+        next: Option<u32>,
+        /// Whether the index is still being built, so older posts may be missing.
+        indexing: bool,
     },
 }
 

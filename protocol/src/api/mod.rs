@@ -4,6 +4,7 @@
 mod address;
 mod message;
 mod page;
+pub mod search;
 
 pub use address::{AddressParseError, Invite, InviteToken, NodeAddress};
 pub use message::{

@@ -57,6 +57,7 @@ impl Model {
             storage: self.storage(),
             spaces: &self.spaces,
             lock: &self.lock,
+            search: None,
         }
     }
 
