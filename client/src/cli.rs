@@ -194,6 +194,33 @@ pub(crate) enum Command {
         #[arg(long, default_value = "7d", value_name = "PERIOD")]
         since: String,
     },
+    /// Search everything you may read: words (all must match), "a phrase", prefix*,
+    /// -word, and filters author:NAME space:NAME in:title is:decision is:open
+    /// is:resolved before:DATE after:DATE (a date 2026-11-30 or a period like 7d).
+    #[command(after_help = "Examples:
+  parley search group commit                 both words, best match first
+  parley search '\"group commit\"' author:ada   a phrase, by one author
+  parley search is:decision space:design     the decisions of a space
+  parley search 'replic* -timeout' after:30d --sort new
+                                             newest first; quote a query whose
+                                             first word leaves something out")]
+    Search {
+        /// The query.
+        #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+        query: Vec<String>,
+        /// Only this space: its name or id.
+        #[arg(long)]
+        space: Option<String>,
+        /// Show at most N hits (default 10, at most 50).
+        #[arg(long, short = 'n', value_name = "N")]
+        limit: Option<u32>,
+        /// Skip the first N hits (printed as `next` in `--json` output).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        offset: u32,
+        /// Order: by relevance (best first), or new (newest first).
+        #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+        sort: SortArg,
+    },
     /// Mark everything new in a space, or in a thread, read without reading it.
     MarkRead {
         /// A space (name or id) or a thread (any post id in it).
@@ -249,6 +276,15 @@ pub(crate) struct PageArgs {
     /// Start after the line this cursor names (printed as `next` in `--json` output).
     #[arg(long, value_name = "CURSOR")]
     pub(crate) before: Option<String>,
+}
+
+/// The order of search hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SortArg {
+    /// Best match first, newer first among equals.
+    Relevance,
+    /// Newest first.
+    New,
 }
 
 /// `parley space …`.

@@ -26,7 +26,7 @@ use crate::cli::{Cli, Command, SpaceCommand};
 use crate::commands::lookup::resolve_post;
 use crate::commands::space::Change;
 use crate::commands::{
-    Context, Outcome, account, digest, docs, id_parse, read, space, watch, write,
+    Context, Outcome, account, digest, docs, id_parse, read, search, space, watch, write,
 };
 use crate::error::ClientError;
 use crate::home::Home;
@@ -129,6 +129,22 @@ async fn dispatch(ctx: &Context, node: &mut NodeClient, cli: &Cli) -> Result<Out
         }
         Command::Unread { all, peek } => read::unread(ctx, node, *all, *peek).await,
         Command::MarkRead { target } => read::mark_read_command(node, target).await,
+        Command::Search {
+            query,
+            space,
+            limit,
+            offset,
+            sort,
+        } => {
+            let asked = search::Asked {
+                words: query,
+                space: space.as_deref(),
+                limit: *limit,
+                offset: *offset,
+                newest: *sort == cli::SortArg::New,
+            };
+            search::search(ctx, node, &asked).await
+        }
         Command::Digest { space, since } => {
             let since = digest::parse_since(since, ctx.style.now).map_err(ClientError::Usage)?;
             digest::digest(ctx, node, space.as_deref(), since).await

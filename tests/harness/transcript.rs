@@ -83,10 +83,16 @@ fn prompt(line: &str) -> Option<(&str, &str)> {
 fn split(command: &str) -> Vec<String> {
     let mut args = Vec::new();
     let mut current = String::new();
-    let (mut quoted, mut started) = (false, false);
+    let (mut quoted, mut single, mut started) = (false, false, false);
     let mut chars = command.chars();
     while let Some(c) = chars.next() {
         match c {
+            // As in a shell, single quotes keep everything in them as it is.
+            '\'' if !quoted => {
+                single = !single;
+                started = true;
+            }
+            c if single => current.push(c),
             '\\' if quoted => {
                 if let Some(next) = chars.next() {
                     current.push(next);
@@ -330,6 +336,14 @@ mod tests {
         assert_eq!(
             substitute("parley show {{T}}", &binds),
             "parley show post1abc"
+        );
+    }
+
+    #[test]
+    fn single_quotes_keep_what_is_in_them() {
+        assert_eq!(
+            split(r#"parley search '"plain files"' author:"Ada L" 'it''s'"#),
+            ["parley", "search", "\"plain files\"", "author:Ada L", "its"]
         );
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod id_parse;
 pub(crate) mod lookup;
 pub(crate) mod mentions;
 pub(crate) mod read;
+pub(crate) mod search;
 pub(crate) mod space;
 pub(crate) mod watch;
 pub(crate) mod write;

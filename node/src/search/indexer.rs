@@ -16,7 +16,7 @@ use tantivy::{IndexWriter, Term};
 
 use crate::storage::{SearchMark, Storage, StorageError};
 
-use super::{Job, SearchIndex, Writing, documents};
+use super::{Job, SearchIndex, Work, Writing, documents};
 
 /// How long documents may wait before a commit makes them searchable.
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
@@ -101,7 +101,7 @@ struct State {
 }
 
 impl State {
-    fn run(&mut self, jobs: &std::sync::mpsc::Receiver<Job>, stop: &AtomicBool) {
+    fn run(&mut self, jobs: &std::sync::mpsc::Receiver<Work>, stop: &AtomicBool) {
         let mut next_sweep = Instant::now();
         let mut sweep_from: Option<SearchMark> = None;
         let mut marking = self.storage.search_rebuild_pending().unwrap_or(false);
@@ -124,13 +124,13 @@ impl State {
             };
             let mut idle = false;
             match jobs.recv_timeout(wait) {
-                Ok(job) => self.take(job),
+                Ok(work) => self.take(work),
                 Err(RecvTimeoutError::Timeout) => idle = true,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             while !idle && self.pending.len() < COMMIT_THREADS {
                 match jobs.try_recv() {
-                    Ok(job) => self.take(job),
+                    Ok(work) => self.take(work),
                     Err(TryRecvError::Empty) => idle = true,
                     Err(TryRecvError::Disconnected) => break,
                 }
@@ -159,13 +159,29 @@ impl State {
         }
     }
 
-    /// Writes the documents of a thread handed over by the refold.
-    fn take(&mut self, job: Job) {
-        self.index
-            .progress
-            .queued
-            .fetch_sub(job.bytes, Ordering::Relaxed);
-        self.write(job.mark, job.thread.as_ref());
+    /// Writes the documents of a thread handed over by the refold, or commits what is
+    /// written for a search that waits.
+    fn take(&mut self, work: Work) {
+        match work {
+            Work::Thread(job) => {
+                let Job {
+                    mark,
+                    thread,
+                    bytes,
+                } = *job;
+                self.index
+                    .progress
+                    .queued
+                    .fetch_sub(bytes, Ordering::Relaxed);
+                self.write(mark, thread.as_ref());
+            }
+            Work::Flush(done) => {
+                if self.since.is_some() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
+                    self.commit();
+                }
+                let _ = done.try_send(());
+            }
+        }
     }
 
     /// Replaces the documents of the thread of `mark` with those of `thread`.

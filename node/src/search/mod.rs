@@ -35,13 +35,11 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Score, TantivyDocument};
 
-use crate::storage::{SearchMark, Storage, StorageError};
+use crate::storage::{SEARCH_DIR, SearchMark, Storage, StorageError};
 
 pub(crate) use indexer::{Fold, Indexer};
 pub(crate) use query::Scope;
 
-/// The folder of the index, under the store's directory.
-pub const SEARCH_DIR: &str = "search";
 /// The indexing memory tantivy is given by default (`[search] writer_mb`); its least.
 pub const DEFAULT_WRITER_BYTES: u64 = 16 * 1024 * 1024;
 /// Bytes of folded threads that may wait for the indexer; past it, threads are left
@@ -124,6 +122,15 @@ struct Meta {
     language: Language,
 }
 
+/// What the indexer is handed.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A thread folded again.
+    Thread(Box<Job>),
+    /// Commit what was handed over before this now, then say so.
+    Flush(SyncSender<()>),
+}
+
 /// A thread folded again, for the indexer: its mark and the thread as the fold shows
 /// it (`None`: not shown, its documents go).
 #[derive(Debug)]
@@ -152,7 +159,7 @@ pub(crate) struct SearchIndex {
     reader: IndexReader,
     fields: schema::Fields,
     analyzer: TextAnalyzer,
-    queue: SyncSender<Job>,
+    queue: SyncSender<Work>,
     progress: Arc<Progress>,
     payload: String,
 }
@@ -166,7 +173,7 @@ impl std::fmt::Debug for SearchIndex {
 /// What [`SearchIndex::open`] hands the indexer.
 pub(crate) struct Writing {
     writer: IndexWriter,
-    jobs: Receiver<Job>,
+    jobs: Receiver<Work>,
 }
 
 impl std::fmt::Debug for Writing {
@@ -211,17 +218,29 @@ impl Found {
         if snippet.is_empty() {
             return (lead(text), Vec::new());
         }
+        // A short text is shown whole; a long one as the fragment, marked where cut.
+        let range = snippet.fragment_range();
+        let (shown, shift) = if text.chars().count() <= SNIPPET_CHARS {
+            (text.to_owned(), range.start)
+        } else {
+            let before = if range.start > 0 { "…" } else { "" };
+            let after = if range.end < text.len() { "…" } else { "" };
+            (
+                format!("{before}{}{after}", snippet.fragment()),
+                range.start + before.len(),
+            )
+        };
         let highlights = snippet
             .highlighted()
             .iter()
             .filter_map(|range| {
                 Some((
-                    u32::try_from(range.start).ok()?,
-                    u32::try_from(range.end).ok()?,
+                    u32::try_from(range.start + shift).ok()?,
+                    u32::try_from(range.end + shift).ok()?,
                 ))
             })
             .collect();
-        (snippet.fragment().to_owned(), highlights)
+        (shown, highlights)
     }
 }
 
@@ -308,10 +327,20 @@ impl SearchIndex {
             bytes,
         };
         self.progress.queued.fetch_add(bytes, Ordering::Relaxed);
-        if let Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) =
-            self.queue.try_send(job)
+        if let Err(TrySendError::Full(work) | TrySendError::Disconnected(work)) =
+            self.queue.try_send(Work::Thread(Box::new(job)))
+            && let Work::Thread(job) = work
         {
             self.progress.queued.fetch_sub(job.bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits (at most `limit`) until what was handed to the indexer so far is
+    /// searchable, so that people find what they just wrote.
+    pub(crate) fn flush(&self, limit: std::time::Duration) {
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        if self.queue.try_send(Work::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(limit);
         }
     }
 

@@ -18,6 +18,10 @@ use crate::search::{RawHit, Scope};
 
 use super::Node;
 use super::api::internal;
+use super::refold::READ_BUDGET;
+
+/// How long a search waits for what was just written to become searchable.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The answer to `Search`.
 pub(super) fn search(
@@ -65,6 +69,15 @@ pub(super) fn search(
             indexing: index.building(),
         };
     }
+    // People find what they just wrote: the spaces' marked threads are folded (as
+    // every read does), and what the folds handed to the index is made searchable.
+    let refolding = node.refolding();
+    for (space, _) in &spaces {
+        if let Err(error) = refolding.refresh(space, Some(READ_BUDGET)) {
+            return internal(error);
+        }
+    }
+    index.flush(FLUSH_WAIT);
     let scope = Scope {
         spaces: spaces.iter().map(|(space, _)| *space).collect(),
         authors,

@@ -23,6 +23,10 @@ const MAGIC: &[u8] = b"parley/node-store";
 /// The folder of the index database, inside the store's directory.
 pub(super) const INDEX_DIR: &str = "index";
 
+/// The folder of the search index, inside the store's directory: derived data, which
+/// the `search` module keeps (and rebuilds from the store).
+pub const SEARCH_DIR: &str = "search";
+
 /// sled's own files and folders in a database directory (`snap.*` files too).
 const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
 
@@ -51,7 +55,11 @@ pub(super) fn open(
 ) -> Result<(sled::Db, Log, Option<Rebuilt>), StorageError> {
     let mut rebuilt = None;
     let db = match check_directory(dir)? {
-        Found::Nothing => open_index(dir, false)?,
+        Found::Nothing => {
+            // A search index left beside no store indexes posts this store never held.
+            remove_search_index(dir)?;
+            open_index(dir, false)?
+        }
         Found::Version1 => migrate::from_v1(dir)?,
         Found::LogOnly => {
             let (db, report) = rebuild::from_log(dir)?;
@@ -257,6 +265,8 @@ fn check_directory(dir: &Path) -> Result<Found, StorageError> {
                 .into_owned(),
         );
     }
+    // The search index is derived data: it says nothing of what the store holds.
+    names.retain(|name| name != SEARCH_DIR);
     let v1_files = names.iter().any(|name| name == "db");
     if names.iter().any(|name| name == INDEX_DIR) {
         return Ok(Found::Current { v1_files });
@@ -287,6 +297,19 @@ fn check_directory(dir: &Path) -> Result<Found, StorageError> {
     })
 }
 
+/// Removes the search index folder of the store directory `dir`, if there is one.
+fn remove_search_index(dir: &Path) -> Result<(), StorageError> {
+    let path = dir.join(SEARCH_DIR);
+    match std::fs::remove_dir_all(&path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(StorageError::Io {
+            path,
+            source: Arc::new(error),
+        }),
+    }
+}
+
 /// Whether the log folder `dir` holds any segment file.
 fn holds_segments(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| {
@@ -296,7 +319,11 @@ fn holds_segments(dir: &Path) -> bool {
 
 /// Whether `name` is one of the files a store directory holds.
 pub(super) fn is_store_file(name: &str) -> bool {
-    SLED_FILES.contains(&name) || name.starts_with("snap.") || name == INDEX_DIR || name == LOG_DIR
+    SLED_FILES.contains(&name)
+        || name.starts_with("snap.")
+        || name == INDEX_DIR
+        || name == LOG_DIR
+        || name == SEARCH_DIR
 }
 
 /// Checks the format record is `version` or older; writes it (durably) into a new

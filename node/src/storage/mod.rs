@@ -114,7 +114,7 @@ pub use cache::DEFAULT_POST_CACHE_BYTES;
 pub use commit::{CommitHandle, Committer, MAX_GROUP_BYTES, MAX_GROUP_POSTS};
 pub use disk::DEFAULT_MIN_FREE_BYTES;
 pub use error::{Corruption, InviteError, StorageError};
-pub use format::FORMAT_VERSION;
+pub use format::{FORMAT_VERSION, SEARCH_DIR};
 pub use log::SEGMENT_BYTES;
 pub use posts::Inserted;
 pub use prefix::{Candidates, MAX_PREFIX_SCAN};

@@ -138,7 +138,7 @@ pub enum QueryError {
     #[error("a search needs something to match, not only words to leave out")]
     OnlyNegated,
     /// A filter's value is not one it takes.
-    #[error("{filter}: expected {expected}, not `{value}`")]
+    #[error("{filter} takes {expected}, not `{value}`")]
     BadValue {
         /// The filter (`is:`).
         filter: &'static str,
