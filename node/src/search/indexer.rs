@@ -62,6 +62,7 @@ impl Indexer {
                     pending_keys: HashSet::new(),
                     since: None,
                     retry_at: None,
+                    sweep_at: Instant::now(),
                 };
                 state.run(&writing.jobs, &stopping);
             })?;
@@ -98,11 +99,12 @@ struct State {
     since: Option<Instant>,
     /// No commit before this, after a failure.
     retry_at: Option<Instant>,
+    /// When to look at the store's marks again.
+    sweep_at: Instant,
 }
 
 impl State {
     fn run(&mut self, jobs: &std::sync::mpsc::Receiver<Work>, stop: &AtomicBool) {
-        let mut next_sweep = Instant::now();
         let mut sweep_from: Option<SearchMark> = None;
         let mut marking = self.storage.search_rebuild_pending().unwrap_or(false);
         while !stop.load(Ordering::Relaxed) {
@@ -118,7 +120,8 @@ impl State {
             let wait = match self.since {
                 Some(since) => COMMIT_EVERY.saturating_sub(since.elapsed()),
                 None if marking => Duration::ZERO,
-                None => next_sweep
+                None => self
+                    .sweep_at
                     .saturating_duration_since(Instant::now())
                     .min(Duration::from_millis(100)),
             };
@@ -138,17 +141,17 @@ impl State {
             if self.due() {
                 self.commit();
             }
-            if idle && !marking && Instant::now() >= next_sweep {
+            if idle && !marking && Instant::now() >= self.sweep_at {
                 match self.sweep(sweep_from.as_ref()) {
                     Ok(Some(last)) => sweep_from = Some(last),
                     Ok(None) => {
                         sweep_from = None;
-                        next_sweep = Instant::now() + SWEEP_IDLE;
+                        self.sweep_at = Instant::now() + SWEEP_IDLE;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "could not index marked threads; trying again");
                         sweep_from = None;
-                        next_sweep = Instant::now() + RETRY;
+                        self.sweep_at = Instant::now() + RETRY;
                     }
                 }
             }
@@ -180,6 +183,8 @@ impl State {
                     self.commit();
                 }
                 let _ = done.try_send(());
+                // Whoever waits wants everything: threads left marked are looked at now.
+                self.sweep_at = self.sweep_at.min(Instant::now());
             }
         }
     }

@@ -16,6 +16,9 @@ use parley_protocol::{Content, SpaceId, UserId};
 
 use crate::search::{RawHit, Scope};
 
+#[cfg(test)]
+mod tests;
+
 use super::Node;
 use super::api::internal;
 use super::refold::READ_BUDGET;
