@@ -149,6 +149,25 @@ fn two_organisations_discuss_in_a_shared_space_and_keep_another_private() {
     assert!(post(&at_b, &reply).is_some());
     assert!(!at_b.to_string().contains("do not share"), "{at_b}");
 
+    // Each node's search finds what came from the other as its views show it: the
+    // edited text, never the retracted aside, and nothing of `internal`.
+    let found = wait_for("bea to find A's thread by search at B", LIMIT, || {
+        let found = bea.json(&["search", "together"]);
+        (found["total"] == 1).then_some(found)
+    });
+    assert_eq!(found["hits"][0]["post"], thread.as_str());
+    assert_eq!(
+        found["hits"][0]["snippet"],
+        "Shall we launch together on 3 March?"
+    );
+    assert_eq!(bea.json(&["search", "budget"])["total"], 0);
+    assert_eq!(bea.json(&["search", "salaries"])["total"], 0);
+    let found = wait_for("ada to find bea's reply by search at A", LIMIT, || {
+        let found = ada.json(&["search", "works"]);
+        (found["total"] == 1).then_some(found)
+    });
+    assert_eq!(found["hits"][0]["post"], reply.as_str());
+
     // `internal` never left A.
     assert!(!lists_space(&bea, "internal"));
     let b_status = status(&b);

@@ -3,7 +3,7 @@
 //! module is the only one that names tantivy.
 //!
 //! The index is derived data, written from the read model: every fold of a thread
-//! (`server::refold`) hands the thread as the fold shows it to the [`indexer`], which
+//! (`server::refold`) hands the thread as the fold shows it to the indexer (the `indexer` module), which
 //! replaces the thread's documents. So an edit replaces its target's text, a retraction
 //! or a late membership change that hides a post removes it, and a decision is a
 //! document of its own, exactly as the views say (spec 6). The store marks each fold

@@ -389,6 +389,14 @@ impl NodeHandle {
         self.node.federation.status()
     }
 
+    /// The search index's state, if the node keeps one.
+    pub fn search_status(&self) -> Option<crate::search::SearchStatus> {
+        self.node
+            .search
+            .as_ref()
+            .map(|index| index.status(&self.node.storage))
+    }
+
     /// The spaces this node holds posts of.
     pub fn spaces(&self) -> Result<Vec<SpaceId>, StorageError> {
         self.node.storage.spaces()
