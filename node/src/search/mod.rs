@@ -29,7 +29,7 @@ use parley_protocol::api::search::{SearchQuery, SearchSort};
 use parley_protocol::view::ThreadView;
 use parley_protocol::{PostId, SpaceId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::schema::Value;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
@@ -379,23 +379,35 @@ impl SearchIndex {
         let built = query::build(&self.fields, &mut analyzer, query, scope);
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
-        let newest = sort == SearchSort::Newest;
-        let ranked = top.tweak_score(move |segment: &tantivy::SegmentReader| {
-            let dates = segment
-                .fast_fields()
-                .u64("created_at")
-                .ok()
-                .map(|column| column.first_or_default_col(0));
-            move |doc: tantivy::DocId, score: Score| {
-                let at = dates.as_ref().map_or(0, |dates| dates.get_val(doc));
-                // Relevance, newer first among equals; or only the date.
-                if newest { (0.0, at) } else { (score, at) }
+        let by_date = sort == SearchSort::Newest || !query.terms.iter().any(|t| !t.negated);
+        // By relevance, tantivy skips blocks that cannot reach the page (block-max
+        // WAND); ties on the page go newest first. By date (or for filters alone, where
+        // every hit scores the same), the date decides. The count is a separate pass,
+        // which needs no scores.
+        let page: Vec<DocAddress> = if by_date {
+            let ranked: Vec<(Option<u64>, DocAddress)> = searcher.search(
+                &*built,
+                &top.order_by_fast_field::<u64>("created_at", tantivy::Order::Desc),
+            )?;
+            ranked.into_iter().map(|(_, address)| address).collect()
+        } else {
+            let ranked: Vec<(Score, DocAddress)> =
+                searcher.search(&*built, &top.order_by_score())?;
+            let mut dated: Vec<(Score, u64, DocAddress)> = Vec::with_capacity(ranked.len());
+            for (score, address) in ranked {
+                let document: TantivyDocument = searcher.doc(address)?;
+                let at = document
+                    .get_first(self.fields.created_at)
+                    .and_then(|value| value.as_u64())
+                    .unwrap_or(0);
+                dated.push((score, at, address));
             }
-        });
-        let (page, total): (Vec<(Ranked, DocAddress)>, usize) =
-            searcher.search(&*built, &(ranked, Count))?;
+            dated.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+            dated.into_iter().map(|(_, _, address)| address).collect()
+        };
+        let total = built.count(&searcher)?;
         let mut hits = Vec::with_capacity(page.len());
-        for (_, address) in page {
+        for address in page {
             let document: TantivyDocument = searcher.doc(address)?;
             if let Some(hit) = self.raw_hit(&document) {
                 hits.push(hit);
@@ -425,9 +437,6 @@ impl SearchIndex {
         })
     }
 }
-
-/// How a hit ranks: its score (0 when sorting by date), then its date.
-type Ranked = (Score, u64);
 
 /// The index's state, for `parleyd status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -173,8 +173,8 @@ impl Budget {
 }
 
 /// Room to hold before computing the answer to `request`: the most its answer can be.
-/// Answers that list (threads, a thread's posts, decisions, members, unread, spaces)
-/// are bounded by the frame; the others are small.
+/// Answers that list (threads, a thread's posts, decisions, members, unread, spaces,
+/// search hits) are bounded by the frame; the others are small.
 pub(crate) fn answer_reserve(request: &Request) -> usize {
     match request {
         Request::Threads { .. }
@@ -182,6 +182,7 @@ pub(crate) fn answer_reserve(request: &Request) -> usize {
         | Request::Decisions { .. }
         | Request::Members { .. }
         | Request::Unread { .. }
+        | Request::Search { .. }
         | Request::Spaces => MAX_MESSAGE_BYTES,
         _ => SMALL_ANSWER_BYTES,
     }
