@@ -273,13 +273,13 @@ impl SearchIndex {
         };
         let payload = serde_json::to_string(&meta).unwrap_or_default();
         let progress = Arc::new(Progress::default());
-        let index = match open_existing(&dir, &schema, &payload) {
-            Ok(index) => index,
+        let (index, opened) = match open_existing(&dir, &schema, &payload) {
+            Ok((index, reader)) => (index, Some(reader)),
             Err(why) => {
                 tracing::info!(%why, dir = %dir.display(), "building the search index from the store, in the background");
                 // Marked first: a crash before the new index is committed starts over.
                 storage.start_search_rebuild()?;
-                create(&dir, schema)?
+                (create(&dir, schema)?, None)
             }
         };
         schema::register(&index, settings.language);
@@ -292,10 +292,10 @@ impl SearchIndex {
             commit.set_payload(&payload);
             commit.commit()?;
         }
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let reader = match opened {
+            Some(reader) => reader,
+            None => manual_reader(&index)?,
+        };
         progress
             .building
             .store(storage.search_rebuild_pending()?, Ordering::Relaxed);
@@ -384,35 +384,33 @@ impl SearchIndex {
         // WAND); ties on the page go newest first. By date (or for filters alone, where
         // every hit scores the same), the date decides. The count is a separate pass,
         // which needs no scores.
-        let page: Vec<DocAddress> = if by_date {
+        let page: Vec<(Score, DocAddress)> = if by_date {
             let ranked: Vec<(Option<u64>, DocAddress)> = searcher.search(
                 &*built,
                 &top.order_by_fast_field::<u64>("created_at", tantivy::Order::Desc),
             )?;
-            ranked.into_iter().map(|(_, address)| address).collect()
+            ranked
+                .into_iter()
+                .map(|(_, address)| (0.0, address))
+                .collect()
         } else {
-            let ranked: Vec<(Score, DocAddress)> =
-                searcher.search(&*built, &top.order_by_score())?;
-            let mut dated: Vec<(Score, u64, DocAddress)> = Vec::with_capacity(ranked.len());
-            for (score, address) in ranked {
-                let document: TantivyDocument = searcher.doc(address)?;
-                let at = document
-                    .get_first(self.fields.created_at)
-                    .and_then(|value| value.as_u64())
-                    .unwrap_or(0);
-                dated.push((score, at, address));
-            }
-            dated.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-            dated.into_iter().map(|(_, _, address)| address).collect()
+            searcher.search(&*built, &top.order_by_score())?
         };
         let total = built.count(&searcher)?;
-        let mut hits = Vec::with_capacity(page.len());
-        for address in page {
+        let mut scored = Vec::with_capacity(page.len());
+        for (score, address) in page {
             let document: TantivyDocument = searcher.doc(address)?;
             if let Some(hit) = self.raw_hit(&document) {
-                hits.push(hit);
+                scored.push((score, hit));
             }
         }
+        if !by_date {
+            scored.sort_by(|a, b| {
+                b.0.total_cmp(&a.0)
+                    .then(b.1.created_at.cmp(&a.1.created_at))
+            });
+        }
+        let hits = scored.into_iter().map(|(_, hit)| hit).collect();
         let mut snippets = SnippetGenerator::create(&searcher, &*built, self.fields.body)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
         Ok(Found {
@@ -453,13 +451,21 @@ pub struct SearchStatus {
     pub failure: Option<String>,
 }
 
-/// The existing index in `dir`, if it opens, has this schema and says it is of this
-/// format and language; else why not.
+/// A reader of `index` that sees a commit once told to (the indexer reloads it).
+fn manual_reader(index: &Index) -> tantivy::Result<IndexReader> {
+    index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+}
+
+/// The existing index in `dir` and its reader, if it opens, has this schema and says it
+/// is of this format and language; else why not.
 fn open_existing(
     dir: &Path,
     schema: &tantivy::schema::Schema,
     payload: &str,
-) -> Result<Index, String> {
+) -> Result<(Index, IndexReader), String> {
     if !dir.join("meta.json").exists() {
         return Err("there is none".into());
     }
@@ -477,10 +483,8 @@ fn open_existing(
         ));
     }
     // A reader opens every segment: damage shows here rather than in a search.
-    index
-        .reader()
-        .map_err(|error| format!("it does not read: {error}"))?;
-    Ok(index)
+    let reader = manual_reader(&index).map_err(|error| format!("it does not read: {error}"))?;
+    Ok((index, reader))
 }
 
 /// A new empty index in `dir`, replacing whatever was there.

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use parley_protocol::api::{DecisionCursor, ThreadCursor, ThreadFilter};
 use parley_protocol::view::fixture::key;
-use parley_protocol::view::fixture::world::{EVE, MAX_WORLD_LEN, Rng, Style, World, shuffle};
+use parley_protocol::view::fixture::world::{EVE, MAX_WORLD_LEN, Rng, Style, World};
 use parley_protocol::view::{Decision, ReadCursor, SpaceView, ThreadSummary, UnreadThread};
 use parley_protocol::{Post, PostId, SpaceId, UserId};
 use proptest::prelude::*;
@@ -312,14 +312,7 @@ fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseErr
     let world = World::generate(style, seed, len);
     let mut rng = Rng(plan);
     // Most of the world, in a random order, sometimes without the genesis for a while.
-    let mut posts: Vec<&Post> = world.posts.iter().filter(|_| !rng.chance(15)).collect();
-    posts.push(&world.genesis);
-    for _ in 0..rng.below(3) {
-        if let Some(again) = rng.pick(&posts) {
-            posts.push(again);
-        }
-    }
-    let posts = shuffle(posts, rng.next_u64());
+    let posts = world.arrival(&mut rng);
     let mut model = Model::new(world.genesis.space());
     let mut stored: Vec<Post> = Vec::new();
     let mut rest = posts.as_slice();

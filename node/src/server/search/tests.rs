@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use parley_protocol::api::search::{SearchQuery, SearchSort};
 use parley_protocol::content::Content;
-use parley_protocol::view::fixture::world::{Rng, Style, World, shuffle};
+use parley_protocol::view::fixture::world::{Rng, Style, World};
 use parley_protocol::view::{SpaceView, fixture::world::MAX_WORLD_LEN};
 use parley_protocol::{Post, PostId, SpaceId, Timestamp};
 use proptest::prelude::*;
@@ -229,14 +229,7 @@ enum Then {
 fn run(style: Style, seed: u64, len: usize, plan: u64) -> Result<(), TestCaseError> {
     let world = World::generate(style, seed, len);
     let mut rng = Rng(plan);
-    let mut posts: Vec<&Post> = world.posts.iter().filter(|_| !rng.chance(15)).collect();
-    posts.push(&world.genesis);
-    for _ in 0..rng.below(3) {
-        if let Some(again) = rng.pick(&posts) {
-            posts.push(again);
-        }
-    }
-    let posts = shuffle(posts, rng.next_u64());
+    let posts = world.arrival(&mut rng);
     let mut model = Model::new(world.genesis.space());
     let mut stored: Vec<Post> = Vec::new();
     let mut rest = posts.as_slice();
